@@ -13,7 +13,6 @@ from functions import wiring
 class Settings:
     resources_table: str
     history_table: str
-    idempotency_table: str
     artifacts_bucket: str
     events_stream: str
     dlq_queue: str
@@ -33,7 +32,6 @@ def settings() -> Settings:
     return Settings(
         resources_table=_env(wiring.ENV_RESOURCES_TABLE, "tailor-resources"),
         history_table=_env(wiring.ENV_HISTORY_TABLE, "tailor-history"),
-        idempotency_table=_env(wiring.ENV_IDEMPOTENCY_TABLE, "tailor-idempotency"),
         artifacts_bucket=_env(wiring.ENV_ARTIFACTS_BUCKET, "tailor-artifacts"),
         events_stream=_env(wiring.ENV_EVENTS_STREAM, "tailor-events"),
         dlq_queue=_env(wiring.ENV_DLQ_QUEUE, "tailor-ingest-dlq"),

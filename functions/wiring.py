@@ -12,7 +12,6 @@ from dataclasses import dataclass
 # Environment variable names every function reads (see functions/config.py for their defaults).
 ENV_RESOURCES_TABLE = "TAILOR_RESOURCES_TABLE"
 ENV_HISTORY_TABLE = "TAILOR_HISTORY_TABLE"
-ENV_IDEMPOTENCY_TABLE = "TAILOR_IDEMPOTENCY_TABLE"
 ENV_ARTIFACTS_BUCKET = "TAILOR_ARTIFACTS_BUCKET"
 ENV_EVENTS_STREAM = "TAILOR_EVENTS_STREAM"
 ENV_DLQ_QUEUE = "TAILOR_DLQ_QUEUE"
@@ -104,7 +103,6 @@ class Table:
 TABLES: tuple[Table, ...] = (
     Table(ENV_RESOURCES_TABLE, "arn"),
     Table(ENV_HISTORY_TABLE, "pk"),
-    Table(ENV_IDEMPOTENCY_TABLE, "pk", ttl_attribute="expiresAt"),
 )
 BUCKET_ENVS: tuple[str, ...] = (ENV_ARTIFACTS_BUCKET,)
 STREAM_ENVS: tuple[str, ...] = (ENV_EVENTS_STREAM,)

@@ -1,0 +1,309 @@
+"""Workflow entry point: ``python -m functions.workflows.run <kind> <arn>``.
+
+Each workflow moves one resource from ``CREATE PENDING`` to a final status and leaves nothing
+half-written: data is validated completely before anything is stored, and a dataset only points at
+new data once all of it is in S3. The embedded local service runs this as a subprocess; a deployment
+runs the same functions as workflow steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from functions.config import settings
+from functions.resources import artifacts
+from functions.resources import lifecycle as lc
+from functions.resources.arns import recipe_name
+from functions.resources.schema_rules import parse_schema
+from functions.stores import workflows
+from functions.stores.blobs import BlobStore, split_s3_uri
+from functions.stores.resources import ResourceStore
+from functions.workflows.csv_validation import CsvValidationError, validate_csv
+
+# How often a running training checks whether StopSolutionVersionCreation was called.
+STOP_POLL_S = 1.0
+
+
+class WorkflowFailed(Exception):
+    """A failure whose message is shown to the user as ``failureReason``."""
+
+
+def _set(arn: str, status: str, reason: str | None = None, **fields: Any) -> dict[str, Any]:
+    def change(doc: dict[str, Any]) -> dict[str, Any]:
+        doc.update(fields)
+        return lc.set_status(doc, status, reason)
+
+    return ResourceStore().update(arn, change)
+
+
+# -- dataset import ------------------------------------------------------------------------------
+def _source_keys(location: str) -> tuple[str, list[str]]:
+    bucket, key = split_s3_uri(location)
+    blobs = BlobStore()
+    if key and not key.endswith("/") and blobs.exists(bucket, key):
+        return bucket, [key]
+    prefix = key if not key or key.endswith("/") else key + "/"
+    keys = [k for k in blobs.keys(bucket, prefix) if k.lower().endswith(".csv")]
+    if not keys:
+        raise WorkflowFailed(f"Input data not found: no CSV file at {location}.")
+    return bucket, keys
+
+
+def import_dataset(job_arn: str) -> None:
+    store = ResourceStore()
+    job = _set(job_arn, lc.CREATE_IN_PROGRESS)
+    dataset = store.get(job["datasetArn"], lc.DATASET)
+    schema = parse_schema(store.get(dataset["schemaArn"], lc.SCHEMA)["schema"])
+    try:
+        bucket, keys = _source_keys(job["dataSource"]["dataLocation"])
+    except ValueError as exc:
+        raise WorkflowFailed(str(exc)) from exc
+    blobs = BlobStore()
+    tables = []
+    for key in keys:
+        try:
+            data = blobs.get(bucket, key)
+        except Exception as exc:  # noqa: BLE001 - any S3 failure is the user's to fix
+            raise WorkflowFailed(f"Could not read s3://{bucket}/{key}: {exc}") from exc
+        try:
+            tables.append(validate_csv(data, schema, dataset["datasetType"]))
+        except CsvValidationError as exc:
+            raise WorkflowFailed(f"s3://{bucket}/{key}: {exc}") from exc
+    # Everything validated: only now write, under new keys the dataset does not point at yet.
+    job_id = uuid.uuid4().hex[:12]
+    new_keys = []
+    for index, table in enumerate(tables):
+        key = f"{artifacts.dataset_prefix(dataset['datasetArn'])}{job_id}-{index}.csv"
+        blobs.put(settings().artifacts_bucket, key, table.to_csv_bytes())
+        new_keys.append(key)
+    full = job.get("importMode", "FULL") == "FULL"
+    replaced: list[str] = []
+
+    def point_at_new_data(doc: dict[str, Any]) -> dict[str, Any]:
+        replaced[:] = doc.get("tailorDataKeys", []) if full else []
+        doc["tailorDataKeys"] = new_keys if full else doc.get("tailorDataKeys", []) + new_keys
+        doc["lastUpdatedDateTime"] = lc.now()
+        return doc
+
+    store.update(dataset["datasetArn"], point_at_new_data)
+    for key in replaced:
+        blobs.delete_prefix(settings().artifacts_bucket, key)
+    _set(job_arn, lc.ACTIVE)
+
+
+# -- training ------------------------------------------------------------------------------------
+def _write_interactions(version: dict[str, Any], channel: Path) -> None:
+    store, blobs, bucket = ResourceStore(), BlobStore(), settings().artifacts_bucket
+    channel.mkdir(parents=True)
+    datasets = [
+        d for d in store.list(lc.DATASET)
+        if d["datasetGroupArn"] == version["datasetGroupArn"] and d["datasetType"].upper() == "INTERACTIONS"
+    ]
+    header: list[str] = []
+    for dataset in datasets:
+        for index, key in enumerate(dataset.get("tailorDataKeys", [])):
+            data = blobs.get(bucket, key)
+            (channel / f"part-{index:04d}.csv").write_bytes(data)
+            if not header:
+                header = data.split(b"\n", 1)[0].decode("utf-8-sig").strip().split(",")
+    # Events recorded since import are training data too, as in Personalize; duplicates of a
+    # redelivered event share an eventId and are written once.
+    seen: set[str] = set()
+    rows: list[dict[str, str]] = []
+    for key in blobs.keys(bucket, artifacts.event_archive_prefix(version["datasetGroupArn"])):
+        for line in blobs.get(bucket, key).decode().splitlines():
+            event = json.loads(line)
+            if not event.get("itemId") or not event.get("userId") or event["eventId"] in seen:
+                continue
+            seen.add(event["eventId"])
+            rows.append(event)
+    if rows and header:
+        values = {
+            "USER_ID": lambda e: e["userId"],
+            "ITEM_ID": lambda e: e["itemId"],
+            "TIMESTAMP": lambda e: str(int(e["sentAt"])),
+            "EVENT_TYPE": lambda e: e["eventType"],
+            "EVENT_VALUE": lambda e: "" if e.get("eventValue") is None else str(e["eventValue"]),
+        }
+        lines = [",".join(header)]
+        for event in rows:
+            cells = [values[col.upper()](event) if col.upper() in values else "" for col in header]
+            lines.append(",".join(_csv_cell(c) for c in cells))
+        (channel / "events.csv").write_text("\n".join(lines) + "\n")
+
+
+def _csv_cell(value: str) -> str:
+    return f'"{value.replace(chr(34), chr(34) * 2)}"' if any(c in value for c in ',"\n') else value
+
+
+def _hyperparameters(version: dict[str, Any]) -> dict[str, str]:
+    config = version.get("solutionConfig") or {}
+    params = {
+        "tailor_recipe": recipe_name(version["recipeArn"]) or version["recipeArn"],
+        "tailor_solution_config": json.dumps(config),
+    }
+    if version.get("eventType"):
+        config = {**config, "eventType": version["eventType"]}
+        params["tailor_solution_config"] = json.dumps(config)
+    return params
+
+
+def _training_command(input_dir: Path, model_dir: Path, output_dir: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "training.entrypoint",
+        "--input-dir", str(input_dir), "--model-dir", str(model_dir), "--output-dir", str(output_dir),
+    ]
+
+
+def train_solution_version(version_arn: str) -> None:
+    store = ResourceStore()
+    version = _set(version_arn, lc.CREATE_IN_PROGRESS)
+    work = Path(tempfile.mkdtemp(prefix="tailor-train-"))
+    try:
+        input_dir, model_dir, output_dir = work / "input", work / "model", work / "output"
+        _write_interactions(version, input_dir / "data" / "interactions")
+        (input_dir / "config").mkdir(parents=True)
+        (input_dir / "config" / "hyperparameters.json").write_text(json.dumps(_hyperparameters(version)))
+        model_dir.mkdir()
+        output_dir.mkdir()
+        started = time.monotonic()
+        with open(work / "training.log", "wb") as log:
+            process = subprocess.Popen(
+                _training_command(input_dir, model_dir, output_dir), stdout=log, stderr=subprocess.STDOUT
+            )
+            while process.poll() is None:
+                time.sleep(STOP_POLL_S)
+                if store.get(version_arn, lc.SOLUTION_VERSION)["status"] == lc.CREATE_STOPPING:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait()
+                    _set(version_arn, lc.CREATE_STOPPED)
+                    return
+        hours = (time.monotonic() - started) / 3600
+        if process.returncode != 0:
+            failure = output_dir / "failure"
+            reason = failure.read_text().strip() if failure.exists() else _tail(work / "training.log")
+            raise WorkflowFailed(reason or f"Training exited with status {process.returncode}.")
+        BlobStore().upload_dir(model_dir, settings().artifacts_bucket, artifacts.model_prefix(version_arn))
+        metrics = json.loads((model_dir / "metrics.json").read_text())
+        manifest = json.loads((model_dir / "manifest.json").read_text())
+        _set(
+            version_arn, lc.ACTIVE, trainingHours=round(hours, 6), tailorMetrics=metrics,
+            tunedHPOParams={"algorithmHyperParameters": {k: str(v) for k, v in manifest["hyperparameters"].items()}},
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _tail(path: Path, lines: int = 1) -> str:
+    text = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
+    return " ".join(text[-lines:])
+
+
+# -- campaign deployment -------------------------------------------------------------------------
+def _check_model_loads(version_arn: str) -> None:
+    from functions.serving.runtime_api import ModelCache
+
+    try:
+        ModelCache().get(version_arn)
+    except Exception as exc:  # noqa: BLE001 - any load failure keeps the campaign off this model
+        raise WorkflowFailed(f"The model of {version_arn} could not be loaded: {exc}") from exc
+
+
+def deploy_campaign(campaign_arn: str) -> None:
+    store = ResourceStore()
+    campaign = store.get(campaign_arn, lc.CAMPAIGN)
+    update = campaign.get("latestCampaignUpdate")
+    if campaign["status"] == lc.ACTIVE and update and update["status"] == lc.UPDATE_PENDING:
+        _update_campaign(campaign_arn, update)
+        return
+    _set(campaign_arn, lc.CREATE_IN_PROGRESS)
+    _check_model_loads(campaign["solutionVersionArn"])
+    _set(campaign_arn, lc.ACTIVE)
+
+
+def _set_update(campaign_arn: str, status: str, reason: str | None = None, switch: bool = False) -> None:
+    def change(doc: dict[str, Any]) -> dict[str, Any]:
+        update = doc["latestCampaignUpdate"]
+        update["status"] = status
+        update["lastUpdatedDateTime"] = lc.now()
+        if reason:
+            update["failureReason"] = reason
+        if switch:
+            for key in ("solutionVersionArn", "minProvisionedTPS", "campaignConfig"):
+                doc[key] = update[key]
+        doc["lastUpdatedDateTime"] = lc.now()
+        return doc
+
+    ResourceStore().update(campaign_arn, change)
+
+
+def _update_campaign(campaign_arn: str, update: dict[str, Any]) -> None:
+    _set_update(campaign_arn, lc.UPDATE_IN_PROGRESS)
+    try:
+        _check_model_loads(update["solutionVersionArn"])
+    except WorkflowFailed as exc:
+        # The campaign keeps serving its current version.
+        _set_update(campaign_arn, lc.UPDATE_FAILED, str(exc))
+        return
+    _set_update(campaign_arn, lc.ACTIVE, switch=True)
+
+
+# -- dispatch ------------------------------------------------------------------------------------
+RUNNERS = {
+    workflows.DATASET_IMPORT: import_dataset,
+    workflows.SOLUTION_VERSION: train_solution_version,
+    workflows.CAMPAIGN_DEPLOY: deploy_campaign,
+}
+
+
+def record_crash(kind: str, arn: str, reason: str) -> None:
+    """Mark the resource failed if its workflow ended without reaching a final status."""
+    doc = ResourceStore().find(arn)
+    if doc is None:
+        return
+    if kind == workflows.CAMPAIGN_DEPLOY and doc.get("status") == lc.ACTIVE:
+        update = doc.get("latestCampaignUpdate")
+        if update and update["status"] in (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS):
+            _set_update(arn, lc.UPDATE_FAILED, reason)
+        return
+    if doc.get("status") in lc.UNFINISHED:
+        status = lc.CREATE_STOPPED if doc["status"] == lc.CREATE_STOPPING else lc.CREATE_FAILED
+        _set(arn, status, reason if status == lc.CREATE_FAILED else None)
+
+
+def run_workflow(kind: str, arn: str) -> None:
+    try:
+        RUNNERS[kind](arn)
+    except WorkflowFailed as exc:
+        record_crash(kind, arn, str(exc))
+    except Exception as exc:
+        record_crash(kind, arn, f"Internal error: {type(exc).__name__}: {exc}")
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 2 or args[0] not in RUNNERS:
+        print(f"usage: python -m functions.workflows.run {{{'|'.join(RUNNERS)}}} ARN", file=sys.stderr)
+        return 2
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        run_workflow(args[0], args[1])
+    except Exception as exc:  # noqa: BLE001 - the runner records the outcome; exit status says it failed
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
