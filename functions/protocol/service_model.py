@@ -9,7 +9,7 @@ the model's ``InvalidInputException``.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import botocore.session
@@ -22,7 +22,7 @@ RUNTIME = "personalize-runtime"
 EVENTS = "personalize-events"
 
 
-@lru_cache(maxsize=None)
+@cache
 def service_model(service: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(service)
 
@@ -34,8 +34,9 @@ def operation_model(service: str, operation: str) -> OperationModel:
     return model.operation_model(operation)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(regex: str) -> re.Pattern[str]:
+    # AWS front ends match the whole value against the pattern (Java's String.matches).
     return re.compile(regex, re.DOTALL)
 
 
@@ -90,7 +91,7 @@ class _Validator:
             if enum and value not in enum:
                 self.fail(path, value, f"Member must satisfy enum value set: [{', '.join(enum)}]")
             regex = shape.metadata.get("pattern")
-            if regex and not _pattern(regex).search(value):
+            if regex and not _pattern(regex).fullmatch(value):
                 self.fail(path, value, f"Member must satisfy regular expression pattern: {regex}")
         elif kind in ("integer", "long"):
             if isinstance(value, bool) or not isinstance(value, int):
@@ -98,7 +99,7 @@ class _Validator:
                 return
             self._range(value, shape, path)
         elif kind in ("float", "double"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail(path, value, "Member must be a number")
                 return
             self._range(value, shape, path)
@@ -106,7 +107,7 @@ class _Validator:
             if not isinstance(value, bool):
                 self.fail(path, value, "Member must be a boolean")
         elif kind == "timestamp":
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 self.fail(path, value, "Member must be a timestamp")
 
     def _length(self, value: Any, shape: Shape, path: str, length: int) -> None:

@@ -44,6 +44,7 @@ DOMAINS: tuple[str, ...] = ("ECOMMERCE", "VIDEO_ON_DEMAND")
 # Avro's own name grammar; Personalize adds that names are unique once non-alphanumerics are ignored.
 _AVRO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCHEMA_VERSION = "1.0"
+_AVRO_ERRORS = (SchemaParseException, UnknownType, ValueError, TypeError, KeyError)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def parse_schema(schema_text: str) -> ParsedSchema:
 
     try:
         fastavro.parse_schema(document)
-    except (SchemaParseException, UnknownType, ValueError, TypeError, KeyError) as exc:
+    except _AVRO_ERRORS as exc:
         raise InvalidInputException(f"Invalid schema: not a valid Avro schema ({exc}).") from exc
     return ParsedSchema(name=name, fields=specs, namespace=namespace)
 
@@ -122,6 +123,7 @@ def _parse_field(raw: Any, index: int) -> FieldSpec:
     if "type" not in raw:
         raise InvalidInputException(f'Invalid schema: field "{name}" has no "type".')
     base_type, nullable = _field_type(name, raw["type"])
+    _check_avro_field(name, raw)
     categorical = _flag(name, raw, "categorical")
     textual = _flag(name, raw, "textual")
     if categorical and base_type != "string":
@@ -135,12 +137,19 @@ def _parse_field(raw: Any, index: int) -> FieldSpec:
             "only string fields can be textual."
         )
     if categorical and textual:
-        raise InvalidInputException(
-            f'Invalid schema: field "{name}" cannot be both categorical and textual.'
-        )
+        raise InvalidInputException(f'Invalid schema: field "{name}" cannot be both categorical and textual.')
     return FieldSpec(
         name=name, base_type=base_type, nullable=nullable, categorical=categorical, textual=textual
     )
+
+
+def _check_avro_field(name: str, raw: dict[str, Any]) -> None:
+    # fastavro's messages (e.g. a default that doesn't match the type) don't say which field; parsing the
+    # field alone lets the error name it.
+    try:
+        fastavro.parse_schema({"type": "record", "name": "Field", "fields": [raw]})
+    except _AVRO_ERRORS as exc:
+        raise InvalidInputException(f'Invalid schema: field "{name}" is not valid Avro ({exc}).') from exc
 
 
 def _field_type(name: str, declared: Any) -> tuple[str, bool]:
@@ -425,7 +434,14 @@ def check_for_dataset_type(schema: ParsedSchema, dataset_type: str, domain: str 
             f"{rules.max_metadata} allowed (first field over the limit: "
             f'"{metadata[rules.max_metadata].name}").'
         )
-    if rules.metadata_kinds and not any(_metadata_kind(spec) in rules.metadata_kinds for spec in metadata):
+    # Reserved categorical keywords count: the VIDEO_ON_DEMAND default Users schema is USER_ID plus the
+    # reserved SUBSCRIPTION_MODEL and nothing else.
+    attributes = metadata + [
+        spec
+        for name, rule in rules.reserved.items()
+        if rule.kind in ("categorical", "textual") and (spec := schema.field(name)) is not None
+    ]
+    if rules.metadata_kinds and not any(_metadata_kind(spec) in rules.metadata_kinds for spec in attributes):
         wanted = " or ".join(_KIND_WORDS[kind] for kind in sorted(rules.metadata_kinds))
         raise InvalidInputException(
             f"Invalid schema for dataset type {label}: at least one metadata field ({wanted}) is required "
@@ -456,7 +472,7 @@ def _check_rule(spec: FieldSpec, rule: FieldRule, label: str) -> None:
         allowed = " or ".join(f'"{t}"' for t in sorted(rule.types))
         raise InvalidInputException(f'{prefix} must be of type {allowed}, not "{spec.base_type}".')
     if spec.nullable and not rule.nullable:
-        raise InvalidInputException(f"{prefix} cannot be nullable; remove \"null\" from its type.")
+        raise InvalidInputException(f'{prefix} cannot be nullable; remove "null" from its type.')
     if rule.kind == "plain" and (spec.categorical or spec.textual):
         attribute = "categorical" if spec.categorical else "textual"
         raise InvalidInputException(f"{prefix} is a reserved string field and cannot be {attribute}.")

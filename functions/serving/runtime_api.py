@@ -21,6 +21,7 @@ from functions.stores.resources import ResourceStore
 # A campaign document is re-read at most this often, so UpdateCampaign takes effect within seconds
 # while a busy campaign does not cost a DynamoDB read per request.
 CAMPAIGN_TTL_S = 2.0
+MAX_RESULTS = 500
 
 
 class ModelCache:
@@ -98,6 +99,12 @@ class Runtime:
         if filterArn or promotions or metadataColumns:
             raise InvalidInputException(
                 "filterArn, promotions and metadataColumns are not supported by Tailor yet."
+            )
+        if numResults is not None and numResults > MAX_RESULTS:
+            # The documented maximum; botocore's model states only the minimum.
+            raise InvalidInputException(
+                f"1 validation error detected: Value '{numResults}' at 'numResults' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {MAX_RESULTS}"
             )
         campaign = _campaign(campaignArn)
         if campaign["status"] not in (lc.ACTIVE,):

@@ -230,58 +230,68 @@ def _map_header(header: list[str], schema: ParsedSchema) -> list[int | None]:
 def _converter(spec: FieldSpec, dataset_type: str) -> Converter:
     name = spec.name.upper()
     if spec.base_type == "string":
-        convert = _string_converter(spec, name in _ID_FIELDS[dataset_type])
-    elif spec.base_type in _INT_RANGES:
+        return _string_converter(spec, name in _ID_FIELDS[dataset_type])
+    if spec.base_type in _INT_RANGES:
         is_timestamp = name in _TIMESTAMP_FIELDS[dataset_type]
         bounds = _BOUNDED_FIELDS.get(dataset_type, {}).get(name)
-        convert = _integer_converter(spec, is_timestamp, bounds)
-    elif spec.base_type in ("float", "double"):
-        convert = _decimal_converter(spec)
-    else:
-        convert = _boolean_converter()
+        return _integer_converter(spec, is_timestamp, bounds)
+    if spec.base_type in ("float", "double"):
+        return _decimal_converter(spec)
+    return _boolean_converter(spec)
 
-    def convert_or_null(value: str) -> str:
-        if value == "":
-            if spec.nullable:
-                return ""
-            raise _BadValue(f'empty value, but field "{spec.name}" is not nullable.')
-        return convert(value)
 
-    return convert_or_null
+def _empty(spec: FieldSpec) -> str:
+    # Blank is how a CSV spells null; only fields whose type includes "null" may be blank.
+    if spec.nullable:
+        return ""
+    raise _BadValue(f'empty value, but field "{spec.name}" is not nullable.')
 
 
 def _string_converter(spec: FieldSpec, is_id: bool) -> Converter:
     if spec.textual:
-        # Personalize truncates text over the limit instead of failing the import.
-        return lambda value: value[:TEXTUAL_MAX_CHARS]
+
+        def truncate(value: str) -> str:
+            # Personalize truncates text over the limit instead of failing the import.
+            return value[:TEXTUAL_MAX_CHARS] if value else _empty(spec)
+
+        return truncate
     limit = ID_MAX_CHARS if is_id else STRING_MAX_CHARS
 
     def convert(value: str) -> str:
-        if len(value) > limit:
-            raise _BadValue(f"value has {len(value)} characters; at most {limit} are allowed.")
-        return value
+        if 0 < len(value) <= limit:
+            return value
+        if not value:
+            return _empty(spec)
+        raise _BadValue(f"value has {len(value)} characters; at most {limit} are allowed.")
 
     return convert
 
 
 def _integer_converter(spec: FieldSpec, is_timestamp: bool, bounds: tuple[int, int] | None) -> Converter:
     low, high = _INT_RANGES[spec.base_type]
+    if is_timestamp:
+        high = min(high, EPOCH_SECONDS_MAX)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
 
     def convert(value: str) -> str:
         stripped = value.strip()
         if not _INTEGER.match(stripped):
+            if not value:
+                return _empty(spec)
             raise _BadValue(f'"{value}" is not a valid {spec.base_type}.')
         number = int(stripped)
-        if not low <= number <= high:
+        if low <= number <= high:
+            return stripped
+        type_low, type_high = _INT_RANGES[spec.base_type]
+        if not type_low <= number <= type_high:
             raise _BadValue(f'"{value}" is out of range for {spec.base_type}.')
-        if is_timestamp and number > EPOCH_SECONDS_MAX:
-            raise _BadValue(
-                f'"{value}" looks like a timestamp in milliseconds; {spec.name} must be Unix epoch time '
-                "in seconds."
-            )
-        if bounds is not None and not bounds[0] <= number <= bounds[1]:
+        if bounds is not None:
             raise _BadValue(f'"{value}" is outside {bounds[0]}-{bounds[1]}, the range for {spec.name}.')
-        return stripped
+        raise _BadValue(
+            f'"{value}" looks like a timestamp in milliseconds; {spec.name} must be Unix epoch time '
+            "in seconds."
+        )
 
     return convert
 
@@ -290,6 +300,8 @@ def _decimal_converter(spec: FieldSpec) -> Converter:
     def convert(value: str) -> str:
         stripped = value.strip()
         if not _DECIMAL.match(stripped):
+            if not value:
+                return _empty(spec)
             raise _BadValue(f'"{value}" is not a valid {spec.base_type}.')
         number = float(stripped)
         if math.isinf(number) or (spec.base_type == "float" and abs(number) > _FLOAT32_MAX):
@@ -299,11 +311,13 @@ def _decimal_converter(spec: FieldSpec) -> Converter:
     return convert
 
 
-def _boolean_converter() -> Converter:
+def _boolean_converter(spec: FieldSpec) -> Converter:
     def convert(value: str) -> str:
         stripped = value.strip()
-        if stripped not in ("true", "false"):
-            raise _BadValue(f'"{value}" is not a valid boolean; use lower-case true or false.')
-        return stripped
+        if stripped in ("true", "false"):
+            return stripped
+        if not value:
+            return _empty(spec)
+        raise _BadValue(f'"{value}" is not a valid boolean; use lower-case true or false.')
 
     return convert

@@ -59,7 +59,14 @@ def test_parses_the_guides_interactions_example() -> None:
     assert parsed.name == "Interactions"
     assert parsed.namespace == "com.amazonaws.personalize.schema"
     assert parsed.field_names == (
-        "USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "LOCATION", "DEVICE", "TIMESTAMP", "IMPRESSION",
+        "USER_ID",
+        "ITEM_ID",
+        "EVENT_TYPE",
+        "EVENT_VALUE",
+        "LOCATION",
+        "DEVICE",
+        "TIMESTAMP",
+        "IMPRESSION",
     )
     assert parsed.field("event_value") == FieldSpec("EVENT_VALUE", "float", nullable=True)
     assert parsed.field("Device") == FieldSpec("DEVICE", "string", nullable=True, categorical=True)
@@ -120,7 +127,7 @@ def test_namespace_and_version_are_optional() -> None:
         ({"name": "UNTYPED"}, 'has no "type"'),
         (f("1ST_FIELD", "string"), "invalid name"),
         (f("BAD-NAME", "string"), "invalid name"),
-        (f("DEFAULTED", "string", default=3), "not a valid Avro schema"),
+        (f("DEFAULTED", "string", default=3), "not valid Avro"),
     ],
 )
 def test_invalid_fields_are_named_in_the_error(field: dict[str, Any], fragment: str) -> None:
@@ -202,7 +209,10 @@ def test_invalid_documents(text: str, fragment: str) -> None:
         ("interactions", [USER_ID, ITEM_ID, TIMESTAMP, f("EVENT_VALUE", "float")]),
         ("Users", [USER_ID, f("AGE", "int")]),
         ("USERS", [USER_ID, f("GENDER", ["null", "string"], categorical=True)]),
-        ("Items", [ITEM_ID, f("GENRES", ["null", "string"], categorical=True), f("CREATION_TIMESTAMP", "long")]),
+        (
+            "Items",
+            [ITEM_ID, f("GENRES", ["null", "string"], categorical=True), f("CREATION_TIMESTAMP", "long")],
+        ),
         ("Items", [ITEM_ID, f("DESCRIPTION", ["null", "string"], textual=True)]),
         ("Items", [ITEM_ID, f("PRICE", "double"), f("CREATION_TIMESTAMP", ["null", "long"])]),
         (
@@ -217,7 +227,10 @@ def test_invalid_documents(text: str, fragment: str) -> None:
             ],
         ),
         ("Action_Interactions", [USER_ID, ACTION_ID, EVENT_TYPE, TIMESTAMP]),
-        ("action_interactions", [USER_ID, ACTION_ID, EVENT_TYPE, TIMESTAMP, f("IMPRESSION", ["null", "string"])]),
+        (
+            "action_interactions",
+            [USER_ID, ACTION_ID, EVENT_TYPE, TIMESTAMP, f("IMPRESSION", ["null", "string"])],
+        ),
     ],
 )
 def test_valid_schemas_for_each_dataset_type(dataset_type: str, fields: list[dict[str, Any]]) -> None:
@@ -234,7 +247,12 @@ def test_valid_schemas_for_each_dataset_type(dataset_type: str, fields: list[dic
         ("Interactions", [USER_ID, ITEM_ID, f("TIMESTAMP", "int")], "TIMESTAMP", 'must be of type "long"'),
         ("Interactions", [USER_ID, ITEM_ID, f("TIMESTAMP", ["null", "long"])], "TIMESTAMP", "nullable"),
         ("Interactions", [f("USER_ID", ["null", "string"]), ITEM_ID, TIMESTAMP], "USER_ID", "nullable"),
-        ("Interactions", [USER_ID, f("ITEM_ID", "string", categorical=True), TIMESTAMP], "ITEM_ID", "categorical"),
+        (
+            "Interactions",
+            [USER_ID, f("ITEM_ID", "string", categorical=True), TIMESTAMP],
+            "ITEM_ID",
+            "categorical",
+        ),
         ("Interactions", [USER_ID, ITEM_ID, TIMESTAMP, f("EVENT_TYPE", "int")], "EVENT_TYPE", "string"),
         (
             "Interactions",
@@ -242,7 +260,12 @@ def test_valid_schemas_for_each_dataset_type(dataset_type: str, fields: list[dic
             "EVENT_TYPE",
             "cannot be categorical",
         ),
-        ("Interactions", [USER_ID, ITEM_ID, TIMESTAMP, f("EVENT_TYPE", ["null", "string"])], "EVENT_TYPE", "nullable"),
+        (
+            "Interactions",
+            [USER_ID, ITEM_ID, TIMESTAMP, f("EVENT_TYPE", ["null", "string"])],
+            "EVENT_TYPE",
+            "nullable",
+        ),
         ("Interactions", [USER_ID, ITEM_ID, TIMESTAMP, f("EVENT_VALUE", "int")], "EVENT_VALUE", '"float"'),
         ("Interactions", [USER_ID, ITEM_ID, TIMESTAMP, f("EVENT_VALUE", "double")], "EVENT_VALUE", '"float"'),
         ("Interactions", [USER_ID, ITEM_ID, TIMESTAMP, f("IMPRESSION", "long")], "IMPRESSION", '"string"'),
@@ -339,7 +362,11 @@ def test_dataset_types_are_case_insensitive(spelling: str) -> None:
     ("domain", "dataset_type", "fields"),
     [
         ("ECOMMERCE", "Interactions", [USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE]),
-        ("VIDEO_ON_DEMAND", "Interactions", [USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE, f("EVENT_VALUE", "float")]),
+        (
+            "VIDEO_ON_DEMAND",
+            "Interactions",
+            [USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE, f("EVENT_VALUE", "float")],
+        ),
         ("ECOMMERCE", "Users", [USER_ID, f("MEMBERSHIP", ["null", "string"], categorical=True)]),
         (
             "VIDEO_ON_DEMAND",

@@ -1,0 +1,294 @@
+"""aws-user-personalization: a GRU next-item model in the spirit of Personalize's HRNN.
+
+Model: item embedding -> dropout -> one GRU layer (``hidden_dimension`` units) -> dropout -> linear -> dot
+product with the (tied) item embeddings plus a per-item bias = one logit per item. It is trained to predict
+each next item of a user's history with full-softmax cross-entropy over the catalogue.
+
+Sequences. A user's history, chronological, with consecutive repeats of one item collapsed (a ``click``
+and a ``watch`` of the same item are one step, see ``training.data`` for the tie order). Training windows
+hold ``bptt`` inputs; windows start every ``bptt // 2`` steps and only the newest half of a window's targets
+carry loss (all of them in a history's oldest window), so every target after the first few has at least
+``bptt // 2`` items of context, close to what serving gives it (the last ``bptt`` items). Short windows are
+left-padded with 0, as the serving input is.
+
+``recency_mask`` (Personalize: "consider the latest popularity trends"): when true, each training target's
+loss is weighted by how recent the interaction is in the data set's time range, from 0.5 for the oldest
+to 1.5 for the newest, so recent behaviour shapes the model more. When false all targets weigh the same.
+
+``min/max_user_history_length_percentile`` drop users with extreme history lengths from training (their
+histories are still used as input when recommending for them).
+
+The code is the same on CPU and CUDA (``device``); seeds fix initialisation and batch order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from training.data import Interactions
+from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
+from training.recipes.base import (
+    EpochCallback,
+    ExportResult,
+    Hyperparameters,
+    Recipe,
+    filter_by_history_percentile,
+    hyperparameter,
+    top_k_unseen,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+# Largest number of logits (targets x items) materialised at once; bigger batches are split into
+# micro-batches whose gradients accumulate, so memory stays bounded for large catalogues.
+_LOGIT_BUDGET = 24_000_000
+_SCORE_BATCH = 256
+_GRAD_CLIP = 5.0
+
+
+@dataclass(frozen=True)
+class UserPersonalizationHyperparameters(Hyperparameters):
+    hidden_dimension: int = hyperparameter(149, low=32, high=256, doc="GRU units and item embedding size.")
+    bptt: int = hyperparameter(32, low=2, high=32, doc="Time steps per training window and serving input.")
+    recency_mask: bool = hyperparameter(True, doc="Weight recent interactions more in training.")
+    min_user_history_length_percentile: float = hyperparameter(
+        0.0, low=0.0, high=1.0, doc="Exclude users with shorter histories than this percentile."
+    )
+    max_user_history_length_percentile: float = hyperparameter(
+        0.99, low=0.0, high=1.0, doc="Exclude users with longer histories than this percentile."
+    )
+    epochs: int = hyperparameter(20, low=1, high=500, doc="Passes over the training windows (Tailor).")
+    learning_rate: float = hyperparameter(0.003, low=1e-5, high=1.0, doc="Adam learning rate (Tailor).")
+    batch_size: int = hyperparameter(128, low=1, high=4096, doc="Windows per optimizer step (Tailor).")
+    dropout: float = hyperparameter(0.2, low=0.0, high=0.9, doc="Dropout on embeddings and GRU output (Tailor).")
+
+    def __post_init__(self) -> None:
+        if self.min_user_history_length_percentile > self.max_user_history_length_percentile:
+            raise ValueError(
+                "min_user_history_length_percentile must not exceed max_user_history_length_percentile."
+            )
+
+
+def collapse_repeats(history: np.ndarray) -> np.ndarray:
+    """Drop an item that repeats the item right before it."""
+    if len(history) < 2:
+        return history
+    keep = np.ones(len(history), dtype=bool)
+    keep[1:] = history[1:] != history[:-1]
+    return history[keep]
+
+
+def model_input(histories: Sequence[np.ndarray], length: int) -> np.ndarray:
+    """The ``item_sequence`` tensor: last ``length`` collapsed items + 1, left-padded with 0."""
+    out = np.zeros((len(histories), length), dtype=np.int64)
+    for row, history in enumerate(histories):
+        tail = collapse_repeats(np.asarray(history, dtype=np.int64))[-length:]
+        if len(tail):
+            out[row, length - len(tail) :] = tail + 1
+    return out
+
+
+@dataclass(frozen=True)
+class Windows:
+    inputs: np.ndarray  # int64 [W, L], item + 1, 0 = padding
+    targets: np.ndarray  # int64 [W, L], item + 1, 0 = no loss at this step
+    weights: np.ndarray  # float32 [W, L]
+
+
+def build_windows(sequences: Sequence[np.ndarray], weights: Sequence[np.ndarray], length: int) -> Windows:
+    stride = max(1, length // 2)
+    inputs: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    target_weights: list[np.ndarray] = []
+    for seq, weight in zip(sequences, weights, strict=True):
+        end = len(seq) - 1  # index of the newest target in the window
+        while end >= 1:
+            start = max(0, end - length)  # index of the oldest input
+            x = np.zeros(length, dtype=np.int64)
+            y = np.zeros(length, dtype=np.int64)
+            w = np.zeros(length, dtype=np.float32)
+            span = end - start
+            x[length - span :] = seq[start:end] + 1
+            y[length - span :] = seq[start + 1 : end + 1] + 1
+            w[length - span :] = weight[start + 1 : end + 1]
+            first_scored = end - stride + 1 if end - stride >= 1 else 1
+            unscored = first_scored - (start + 1)
+            if unscored > 0:
+                y[length - span : length - span + unscored] = 0
+            inputs.append(x)
+            targets.append(y)
+            target_weights.append(w)
+            end -= stride
+    if not inputs:
+        empty = np.zeros((0, length), dtype=np.int64)
+        return Windows(empty, empty.copy(), np.zeros((0, length), dtype=np.float32))
+    return Windows(np.stack(inputs), np.stack(targets), np.stack(target_weights))
+
+
+def _build_model(n_items: int, dim: int, dropout: float) -> Any:
+    import torch
+    from torch import nn
+
+    class GruScorer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.item_embedding = nn.Embedding(n_items + 1, dim, padding_idx=0)
+            nn.init.normal_(self.item_embedding.weight, std=0.05)
+            with torch.no_grad():
+                self.item_embedding.weight[0].zero_()
+            self.gru = nn.GRU(dim, dim, batch_first=True)
+            self.dropout = nn.Dropout(dropout)
+            self.project = nn.Linear(dim, dim)
+            self.item_bias = nn.Parameter(torch.zeros(n_items))
+
+        def encode(self, item_sequence: torch.Tensor) -> torch.Tensor:
+            hidden, _ = self.gru(self.dropout(self.item_embedding(item_sequence)))
+            return self.project(self.dropout(hidden))
+
+        def logits(self, states: torch.Tensor) -> torch.Tensor:
+            return states @ self.item_embedding.weight[1:].T + self.item_bias
+
+        def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
+            return self.logits(self.encode(item_sequence)[:, -1, :])
+
+    return GruScorer()
+
+
+class UserPersonalizationRecipe(Recipe):
+    name = "aws-user-personalization"
+    recipe_type = "USER_PERSONALIZATION"
+    description = (
+        "Predicts the items a user will interact with next from their ordered interaction history, with a "
+        "recurrent neural network (GRU) trained on all users' histories."
+    )
+    feature_transformation = "user-personalization"
+    contract_name = SEQUENCE_SCORES
+    hyperparameters_class = UserPersonalizationHyperparameters
+    optional_datasets = ("ITEMS", "USERS")
+    hyperparameters: UserPersonalizationHyperparameters
+
+    def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
+        super().__init__(hyperparameters, seed=seed)
+        self.model: Any = None
+        self.device = "cpu"
+
+    def _recency_weights(self, data: Interactions) -> list[np.ndarray]:
+        stamps = data.timestamps_by_user()
+        if not self.hyperparameters.recency_mask:
+            return [np.ones(len(t), dtype=np.float32) for t in stamps]
+        ordered = np.sort(data.timestamp)
+        scale = max(len(ordered) - 1, 1)
+        # Percentile rank of the timestamp in the whole data set: 0 oldest .. 1 newest.
+        return [
+            (0.5 + np.searchsorted(ordered, t, side="left") / scale).astype(np.float32) for t in stamps
+        ]
+
+    def _sequences(self, data: Interactions) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        sequences: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for history, weight in zip(data.histories(), self._recency_weights(data), strict=True):
+            if len(history) < 2:
+                continue
+            keep = np.ones(len(history), dtype=bool)
+            keep[1:] = history[1:] != history[:-1]
+            sequences.append(history[keep])
+            weights.append(weight[keep])
+        return sequences, weights
+
+    def fit(self, data: Interactions, device: str = "cpu", on_epoch: EpochCallback | None = None) -> None:
+        import torch
+
+        hp = self.hyperparameters
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        self.n_items = data.n_items
+        self.device = device
+        used = filter_by_history_percentile(
+            data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
+        )
+        windows = build_windows(*self._sequences(used), hp.bptt)
+        self.model = _build_model(self.n_items, hp.hidden_dimension, hp.dropout).to(device)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate)
+        n_windows = windows.inputs.shape[0]
+        steps_per_epoch = max(1, math.ceil(n_windows / hp.batch_size))
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=hp.learning_rate, total_steps=hp.epochs * steps_per_epoch, pct_start=0.1
+        )
+        inputs = torch.from_numpy(windows.inputs)
+        targets = torch.from_numpy(windows.targets)
+        weights = torch.from_numpy(windows.weights)
+        micro = max(1, _LOGIT_BUDGET // max(1, self.n_items * max(1, hp.bptt // 2)))
+
+        for epoch in range(1, hp.epochs + 1):
+            self.model.train()
+            order = torch.from_numpy(rng.permutation(n_windows))
+            total_loss, total_weight = 0.0, 0.0
+            for step in range(steps_per_epoch):
+                batch = order[step * hp.batch_size : (step + 1) * hp.batch_size]
+                if len(batch) == 0:
+                    scheduler.step()
+                    continue
+                optimizer.zero_grad(set_to_none=True)
+                batch_weight = float(weights[batch].masked_fill(targets[batch] == 0, 0.0).sum())
+                for part in torch.split(batch, micro):
+                    x = inputs[part].to(device)
+                    y = targets[part].to(device)
+                    w = weights[part].to(device)
+                    mask = y > 0
+                    if not bool(mask.any()):
+                        continue
+                    states = self.model.encode(x)[mask]
+                    losses = torch.nn.functional.cross_entropy(
+                        self.model.logits(states), y[mask] - 1, reduction="none"
+                    )
+                    loss = (losses * w[mask]).sum() / max(batch_weight, 1e-12)
+                    loss.backward()
+                    total_loss += float(loss) * batch_weight
+                    total_weight += float(w[mask].sum())
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), _GRAD_CLIP)
+                optimizer.step()
+                scheduler.step()
+            self.model.eval()
+            self.epochs_trained = epoch
+            if on_epoch is not None:
+                on_epoch(epoch, total_loss / max(total_weight, 1e-12))
+        self.model.eval()
+
+    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Logits [batch, n_items] for chronological item-index histories."""
+        import torch
+
+        self.model.eval()
+        out = np.zeros((len(histories), self.n_items), dtype=np.float32)
+        with torch.no_grad():
+            for start in range(0, len(histories), _SCORE_BATCH):
+                chunk = model_input(histories[start : start + _SCORE_BATCH], self.hyperparameters.bptt)
+                logits = self.model(torch.from_numpy(chunk).to(self.device))
+                out[start : start + len(chunk)] = logits.float().cpu().numpy()
+        return out
+
+    def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+        results: list[np.ndarray] = []
+        for start in range(0, len(histories), _SCORE_BATCH):
+            chunk = list(histories[start : start + _SCORE_BATCH])
+            results.extend(top_k_unseen(self.scores(chunk), chunk, k))
+        return results
+
+    def export(self, model_dir: Path) -> ExportResult:
+        length = self.hyperparameters.bptt
+        rng = np.random.default_rng(self.seed)
+        sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
+        for row, pad in enumerate((0, 1, length // 2, length - 1)):
+            sample[row, :pad] = 0  # left padding as short histories have it
+        module = self.model.to("cpu").eval()
+        self.device = "cpu"
+        contract = sequence_scores_contract(length, self.n_items)
+        parity = export_and_verify(module, contract, {"item_sequence": sample}, model_dir / "model.onnx")
+        return ExportResult(contract, parity, "model.onnx", length)
