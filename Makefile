@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m demo.movielens
+	$(PY) demo/movielens.py
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

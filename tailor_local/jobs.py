@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,6 +191,8 @@ class JobRunner:
                 future.result(timeout=remaining)
             except TimeoutError:
                 return False
+            except CancelledError:
+                continue
         return True
 
     def stop(self, grace_s: float = _TERMINATE_GRACE_S) -> None:
@@ -199,6 +201,11 @@ class JobRunner:
             self._stopping = True
             processes = list(self._processes)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            for job in self._jobs:
+                if job.status == "QUEUED" and job.future is not None and job.future.cancelled():
+                    job.status = "CANCELLED"
+                    self._counts["cancelled"] += 1
         for process in processes:
             if process.poll() is None:
                 process.terminate()

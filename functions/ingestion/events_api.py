@@ -27,7 +27,9 @@ def tracker_for(tracking_id: str) -> dict[str, Any]:
         return cached[1]
     doc = ResourceStore().find(f"{lc.TRACKING_ID}/{tracking_id}")
     if doc is None:
-        raise ResourceNotFoundException(f"Could not find an event tracker with trackingId {tracking_id}", status=404)
+        raise ResourceNotFoundException(
+            f"Could not find an event tracker with trackingId {tracking_id}", status=404
+        )
     _trackers[tracking_id] = (time.monotonic(), doc)
     return doc
 

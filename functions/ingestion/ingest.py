@@ -46,10 +46,14 @@ class Ingest:
             self.applied.append(payload)
             return
         group = payload["datasetGroupArn"]
-        key = history_key(group, payload["userId"]) if payload.get("userId") else session_key(
-            group, payload["sessionId"]
+        key = (
+            history_key(group, payload["userId"])
+            if payload.get("userId")
+            else session_key(group, payload["sessionId"])
         )
-        event = HistoryEvent(payload["eventId"], payload["itemId"], float(payload["sentAt"]), payload["eventType"])
+        event = HistoryEvent(
+            payload["eventId"], payload["itemId"], float(payload["sentAt"]), payload["eventType"]
+        )
         if self.history.append(key, event):
             self.applied.append(payload)
 

@@ -87,8 +87,13 @@ class ControlPlane:
         quotas.enforce("DATASET_GROUPS", len(self.store.list(lc.DATASET_GROUP)), "dataset groups")
         arn = self._arn(f"dataset-group/{name}")
         doc = self._new_doc(
-            name=name, datasetGroupArn=arn, status=lc.ACTIVE, roleArn=roleArn, kmsKeyArn=kmsKeyArn,
-            domain=domain, tags=tags,
+            name=name,
+            datasetGroupArn=arn,
+            status=lc.ACTIVE,
+            roleArn=roleArn,
+            kmsKeyArn=kmsKeyArn,
+            domain=domain,
+            tags=tags,
         )
         self.store.create(arn, lc.DATASET_GROUP, doc)
         return _without_none({"datasetGroupArn": arn, "domain": domain})
@@ -99,7 +104,9 @@ class ControlPlane:
         return {"datasetGroup": doc}
 
     def list_dataset_groups(self, nextToken: str | None = None, maxResults: int | None = None) -> dict:
-        return self._list_page(lc.DATASET_GROUP, "datasetGroups", "DatasetGroupSummary", nextToken, maxResults)
+        return self._list_page(
+            lc.DATASET_GROUP, "datasetGroups", "DatasetGroupSummary", nextToken, maxResults
+        )
 
     def delete_dataset_group(self, datasetGroupArn: str) -> None:
         self._get(datasetGroupArn, lc.DATASET_GROUP)
@@ -120,7 +127,9 @@ class ControlPlane:
         parse_schema(schema)
         quotas.enforce("SCHEMAS", len(self.store.list(lc.SCHEMA)), "schemas")
         arn = self._arn(f"schema/{name}")
-        self.store.create(arn, lc.SCHEMA, self._new_doc(name=name, schemaArn=arn, schema=schema, domain=domain))
+        self.store.create(
+            arn, lc.SCHEMA, self._new_doc(name=name, schemaArn=arn, schema=schema, domain=domain)
+        )
         return {"schemaArn": arn}
 
     def describe_schema(self, schemaArn: str) -> dict[str, Any]:
@@ -150,8 +159,13 @@ class ControlPlane:
         check_for_dataset_type(parse_schema(schema_doc["schema"]), datasetType, group.get("domain"))
         arn = self._arn(f"dataset/{group['name']}/{datasetType.upper()}")
         doc = self._new_doc(
-            name=name, datasetArn=arn, datasetGroupArn=datasetGroupArn, datasetType=datasetType,
-            schemaArn=schemaArn, status=lc.ACTIVE, tags=tags,
+            name=name,
+            datasetArn=arn,
+            datasetGroupArn=datasetGroupArn,
+            datasetType=datasetType,
+            schemaArn=schemaArn,
+            status=lc.ACTIVE,
+            tags=tags,
         )
         try:
             self.store.create(arn, lc.DATASET, doc, parent_arn=datasetGroupArn)
@@ -173,7 +187,11 @@ class ControlPlane:
         if datasetGroupArn:
             self._get(datasetGroupArn, lc.DATASET_GROUP)
         return self._list_page(
-            lc.DATASET, "datasets", "DatasetSummary", nextToken, maxResults,
+            lc.DATASET,
+            "datasets",
+            "DatasetSummary",
+            nextToken,
+            maxResults,
             where=lambda d: not datasetGroupArn or d["datasetGroupArn"] == datasetGroupArn,
             scope=datasetGroupArn or "",
         )
@@ -208,15 +226,24 @@ class ControlPlane:
                 f"{location!r}."
             )
         pending = [
-            j for j in self.store.list(lc.DATASET_IMPORT_JOB)
+            j
+            for j in self.store.list(lc.DATASET_IMPORT_JOB)
             if j["datasetArn"] == datasetArn and j["status"] in lc.UNFINISHED
         ]
-        quotas.enforce("PENDING_IMPORT_JOBS_PER_DATASET", len(pending), "pending import jobs for this dataset")
+        quotas.enforce(
+            "PENDING_IMPORT_JOBS_PER_DATASET", len(pending), "pending import jobs for this dataset"
+        )
         arn = self._arn(f"dataset-import-job/{jobName}")
         doc = self._new_doc(
-            jobName=jobName, datasetImportJobArn=arn, datasetArn=datasetArn, dataSource=dataSource,
-            roleArn=roleArn, status=lc.CREATE_PENDING, importMode=importMode or "FULL",
-            publishAttributionMetricsToS3=publishAttributionMetricsToS3, tags=tags,
+            jobName=jobName,
+            datasetImportJobArn=arn,
+            datasetArn=datasetArn,
+            dataSource=dataSource,
+            roleArn=roleArn,
+            status=lc.CREATE_PENDING,
+            importMode=importMode or "FULL",
+            publishAttributionMetricsToS3=publishAttributionMetricsToS3,
+            tags=tags,
         )
         self.store.create(arn, lc.DATASET_IMPORT_JOB, doc, parent_arn=datasetArn)
         workflows.starter().start(workflows.DATASET_IMPORT, arn)
@@ -231,8 +258,13 @@ class ControlPlane:
         self, datasetArn: str | None = None, nextToken: str | None = None, maxResults: int | None = None
     ) -> dict[str, Any]:
         return self._list_page(
-            lc.DATASET_IMPORT_JOB, "datasetImportJobs", "DatasetImportJobSummary", nextToken, maxResults,
-            where=lambda d: not datasetArn or d["datasetArn"] == datasetArn, scope=datasetArn or "",
+            lc.DATASET_IMPORT_JOB,
+            "datasetImportJobs",
+            "DatasetImportJobSummary",
+            nextToken,
+            maxResults,
+            where=lambda d: not datasetArn or d["datasetArn"] == datasetArn,
+            scope=datasetArn or "",
         )
 
     # -- recipes -------------------------------------------------------------------------------
@@ -282,7 +314,9 @@ class ControlPlane:
             known = ", ".join(r["recipeArn"] for r in recipe_catalogue())
             raise InvalidInputException(f"Recipe {recipeArn} does not exist. Available recipes: {known}.")
         present = {
-            d["datasetType"].upper() for d in self.store.list(lc.DATASET) if d["datasetGroupArn"] == datasetGroupArn
+            d["datasetType"].upper()
+            for d in self.store.list(lc.DATASET)
+            if d["datasetGroupArn"] == datasetGroupArn
         }
         missing = [t for t in recipe["tailorRequiredDatasets"] if t.upper() not in present]
         if missing:
@@ -294,11 +328,18 @@ class ControlPlane:
         quotas.enforce("SOLUTIONS_PER_DATASET_GROUP", len(in_group), "solutions in this dataset group")
         arn = self._arn(f"solution/{name}")
         doc = self._new_doc(
-            name=name, solutionArn=arn, performHPO=bool(performHPO), performAutoML=bool(performAutoML),
+            name=name,
+            solutionArn=arn,
+            performHPO=bool(performHPO),
+            performAutoML=bool(performAutoML),
             performAutoTraining=bool(performAutoTraining),
-            performIncrementalUpdate=bool(performIncrementalUpdate), recipeArn=recipeArn,
-            datasetGroupArn=datasetGroupArn, eventType=eventType, solutionConfig=solutionConfig or {},
-            status=lc.ACTIVE, tags=tags,
+            performIncrementalUpdate=bool(performIncrementalUpdate),
+            recipeArn=recipeArn,
+            datasetGroupArn=datasetGroupArn,
+            eventType=eventType,
+            solutionConfig=solutionConfig or {},
+            status=lc.ACTIVE,
+            tags=tags,
         )
         self.store.create(arn, lc.SOLUTION, doc, parent_arn=datasetGroupArn)
         return {"solutionArn": arn}
@@ -318,7 +359,11 @@ class ControlPlane:
         self, datasetGroupArn: str | None = None, nextToken: str | None = None, maxResults: int | None = None
     ) -> dict[str, Any]:
         return self._list_page(
-            lc.SOLUTION, "solutions", "SolutionSummary", nextToken, maxResults,
+            lc.SOLUTION,
+            "solutions",
+            "SolutionSummary",
+            nextToken,
+            maxResults,
             where=lambda d: not datasetGroupArn or d["datasetGroupArn"] == datasetGroupArn,
             scope=datasetGroupArn or "",
         )
@@ -330,7 +375,9 @@ class ControlPlane:
         if training:
             raise ResourceInUseException(f"Solution version {training[0]} is still being created.")
         version_arns = {v["solutionVersionArn"] for v in versions}
-        serving = [c["campaignArn"] for c in self.store.list(lc.CAMPAIGN) if c["solutionVersionArn"] in version_arns]
+        serving = [
+            c["campaignArn"] for c in self.store.list(lc.CAMPAIGN) if c["solutionVersionArn"] in version_arns
+        ]
         if serving:
             raise ResourceInUseException(
                 f"Solution {solutionArn} is used by campaign {serving[0]}. Delete the campaign first."
@@ -364,12 +411,20 @@ class ControlPlane:
         )
         arn = f"{solutionArn}/{arns.short_id()}"
         doc = self._new_doc(
-            name=name, solutionVersionArn=arn, solutionArn=solutionArn,
-            performHPO=solution["performHPO"], performAutoML=solution["performAutoML"],
+            name=name,
+            solutionVersionArn=arn,
+            solutionArn=solutionArn,
+            performHPO=solution["performHPO"],
+            performAutoML=solution["performAutoML"],
             performIncrementalUpdate=solution.get("performIncrementalUpdate", False),
-            recipeArn=solution["recipeArn"], eventType=solution.get("eventType"),
-            datasetGroupArn=solution["datasetGroupArn"], solutionConfig=solution.get("solutionConfig", {}),
-            trainingMode=trainingMode or "FULL", trainingType="MANUAL", status=lc.CREATE_PENDING, tags=tags,
+            recipeArn=solution["recipeArn"],
+            eventType=solution.get("eventType"),
+            datasetGroupArn=solution["datasetGroupArn"],
+            solutionConfig=solution.get("solutionConfig", {}),
+            trainingMode=trainingMode or "FULL",
+            trainingType="MANUAL",
+            status=lc.CREATE_PENDING,
+            tags=tags,
         )
         self.store.create(arn, lc.SOLUTION_VERSION, doc, parent_arn=solutionArn)
         workflows.starter().start(workflows.SOLUTION_VERSION, arn)
@@ -377,7 +432,10 @@ class ControlPlane:
 
     def _interactions_dataset(self, dataset_group_arn: str) -> dict[str, Any] | None:
         for dataset in self.store.list(lc.DATASET):
-            if dataset["datasetGroupArn"] == dataset_group_arn and dataset["datasetType"].upper() == "INTERACTIONS":
+            if (
+                dataset["datasetGroupArn"] == dataset_group_arn
+                and dataset["datasetType"].upper() == "INTERACTIONS"
+            ):
                 return dataset
         return None
 
@@ -394,8 +452,13 @@ class ControlPlane:
         if solutionArn:
             self._get(solutionArn, lc.SOLUTION)
         return self._list_page(
-            lc.SOLUTION_VERSION, "solutionVersions", "SolutionVersionSummary", nextToken, maxResults,
-            where=lambda d: not solutionArn or d["solutionArn"] == solutionArn, scope=solutionArn or "",
+            lc.SOLUTION_VERSION,
+            "solutionVersions",
+            "SolutionVersionSummary",
+            nextToken,
+            maxResults,
+            where=lambda d: not solutionArn or d["solutionArn"] == solutionArn,
+            scope=solutionArn or "",
         )
 
     def stop_solution_version_creation(self, solutionVersionArn: str) -> None:
@@ -440,9 +503,13 @@ class ControlPlane:
         quotas.enforce("CAMPAIGNS", len(self.store.list(lc.CAMPAIGN)), "campaigns")
         arn = self._arn(f"campaign/{name}")
         doc = self._new_doc(
-            name=name, campaignArn=arn, solutionVersionArn=solutionVersionArn,
-            minProvisionedTPS=minProvisionedTPS or 1, campaignConfig=campaignConfig or {},
-            status=lc.CREATE_PENDING, tags=tags,
+            name=name,
+            campaignArn=arn,
+            solutionVersionArn=solutionVersionArn,
+            minProvisionedTPS=minProvisionedTPS or 1,
+            campaignConfig=campaignConfig or {},
+            status=lc.CREATE_PENDING,
+            tags=tags,
         )
         self.store.create(arn, lc.CAMPAIGN, doc)
         workflows.starter().start(workflows.CAMPAIGN_DEPLOY, arn)
@@ -457,7 +524,11 @@ class ControlPlane:
         self, solutionArn: str | None = None, nextToken: str | None = None, maxResults: int | None = None
     ) -> dict[str, Any]:
         return self._list_page(
-            lc.CAMPAIGN, "campaigns", "CampaignSummary", nextToken, maxResults,
+            lc.CAMPAIGN,
+            "campaigns",
+            "CampaignSummary",
+            nextToken,
+            maxResults,
             where=lambda d: not solutionArn or d["solutionVersionArn"].startswith(solutionArn + "/"),
             scope=solutionArn or "",
         )
@@ -484,7 +555,9 @@ class ControlPlane:
             doc["latestCampaignUpdate"] = {
                 "solutionVersionArn": solutionVersionArn or doc["solutionVersionArn"],
                 "minProvisionedTPS": minProvisionedTPS or doc["minProvisionedTPS"],
-                "campaignConfig": campaignConfig if campaignConfig is not None else doc.get("campaignConfig", {}),
+                "campaignConfig": campaignConfig
+                if campaignConfig is not None
+                else doc.get("campaignConfig", {}),
                 "status": lc.UPDATE_PENDING,
                 "creationDateTime": stamp,
                 "lastUpdatedDateTime": stamp,
@@ -511,7 +584,8 @@ class ControlPlane:
         existing = [t for t in self.store.list(lc.EVENT_TRACKER) if t["datasetGroupArn"] == datasetGroupArn]
         if existing:
             raise ResourceAlreadyExistsException(
-                f"Dataset group {datasetGroupArn} already has event tracker {existing[0]['eventTrackerArn']}; "
+                f"Dataset group {datasetGroupArn} already has event tracker "
+                f"{existing[0]['eventTrackerArn']}; "
                 "only one event tracker can be associated with a dataset group."
             )
         interactions = self._interactions_dataset(datasetGroupArn)
@@ -523,18 +597,28 @@ class ControlPlane:
         tracking_id = _tracking_id()
         arn = self._arn(f"event-tracker/{arns.short_id()}")
         doc = self._new_doc(
-            name=name, eventTrackerArn=arn, accountId=self.ctx.account_id, trackingId=tracking_id,
-            datasetGroupArn=datasetGroupArn, status=lc.ACTIVE, tags=tags,
+            name=name,
+            eventTrackerArn=arn,
+            accountId=self.ctx.account_id,
+            trackingId=tracking_id,
+            datasetGroupArn=datasetGroupArn,
+            status=lc.ACTIVE,
+            tags=tags,
         )
         self.store.create(arn, lc.EVENT_TRACKER, doc, parent_arn=datasetGroupArn)
         self.store.create(
-            f"{lc.TRACKING_ID}/{tracking_id}", lc.TRACKING_ID,
+            f"{lc.TRACKING_ID}/{tracking_id}",
+            lc.TRACKING_ID,
             {"trackingId": tracking_id, "eventTrackerArn": arn, "datasetGroupArn": datasetGroupArn},
         )
         events_arn = self._arn(f"dataset/{group['name']}/EVENT_INTERACTIONS")
         events_dataset = self._new_doc(
-            name=f"{name}-event-interactions", datasetArn=events_arn, datasetGroupArn=datasetGroupArn,
-            datasetType="EVENT_INTERACTIONS", schemaArn=interactions["schemaArn"], status=lc.ACTIVE,
+            name=f"{name}-event-interactions",
+            datasetArn=events_arn,
+            datasetGroupArn=datasetGroupArn,
+            datasetType="EVENT_INTERACTIONS",
+            schemaArn=interactions["schemaArn"],
+            status=lc.ACTIVE,
             trackingId=tracking_id,
         )
         if self.store.find(events_arn) is None:
@@ -550,7 +634,11 @@ class ControlPlane:
         self, datasetGroupArn: str | None = None, nextToken: str | None = None, maxResults: int | None = None
     ) -> dict[str, Any]:
         return self._list_page(
-            lc.EVENT_TRACKER, "eventTrackers", "EventTrackerSummary", nextToken, maxResults,
+            lc.EVENT_TRACKER,
+            "eventTrackers",
+            "EventTrackerSummary",
+            nextToken,
+            maxResults,
             where=lambda d: not datasetGroupArn or d["datasetGroupArn"] == datasetGroupArn,
             scope=datasetGroupArn or "",
         )
@@ -563,4 +651,3 @@ class ControlPlane:
 
 def _tracking_id() -> str:
     return str(uuid.uuid4())
-

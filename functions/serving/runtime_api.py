@@ -114,11 +114,15 @@ class Runtime:
         n = numResults or 25
         if model.recipe_type == "RELATED_ITEMS":
             if not itemId:
-                raise InvalidInputException(f"Campaign {campaignArn} recommends related items: itemId is required.")
+                raise InvalidInputException(
+                    f"Campaign {campaignArn} recommends related items: itemId is required."
+                )
             ranked = model.similar_items(itemId, n)
         else:
             if not userId:
-                raise InvalidInputException(f"Campaign {campaignArn} recommends for users: userId is required.")
+                raise InvalidInputException(
+                    f"Campaign {campaignArn} recommends for users: userId is required."
+                )
             live = HistoryStore().events(history_key(version["datasetGroupArn"], userId))
             ranked = model.recommend_for_user(userId, [e.item_id for e in live], n)
         return {

@@ -37,7 +37,12 @@ def session_key(dataset_group_arn: str, session_id: str) -> str:
 
 def _as_item(e: HistoryEvent) -> dict[str, Any]:
     return {
-        "M": {"d": {"S": e.event_id}, "i": {"S": e.item_id}, "t": {"N": repr(e.timestamp)}, "e": {"S": e.event_type}}
+        "M": {
+            "d": {"S": e.event_id},
+            "i": {"S": e.item_id},
+            "t": {"N": repr(e.timestamp)},
+            "e": {"S": e.event_type},
+        }
     }
 
 
@@ -54,7 +59,9 @@ class HistoryStore:
             result = self._ddb().update_item(
                 TableName=self.table,
                 Key={"pk": {"S": key}},
-                UpdateExpression="SET events = list_append(if_not_exists(events, :empty), :new) ADD eventIds :ids",
+                UpdateExpression=(
+                    "SET events = list_append(if_not_exists(events, :empty), :new) ADD eventIds :ids"
+                ),
                 ConditionExpression="attribute_not_exists(eventIds) OR NOT contains(eventIds, :id)",
                 ExpressionAttributeValues={
                     ":empty": {"L": []},

@@ -134,7 +134,10 @@ def validate_csv(data: bytes, schema: ParsedSchema, dataset_type: str) -> Valida
         raise CsvValidationError(1, "", "the first row must be a header row naming the columns.")
     _check_header_not_quoted(text, header)
     positions = _map_header(header, schema)
-    converters = [_converter(spec, canonical) for spec in schema.fields]
+    cells = [
+        (position, _converter(spec, canonical)) if position is not None else (0, _absent)
+        for spec, position in zip(schema.fields, positions, strict=True)
+    ]
 
     rows: list[list[str]] = []
     previous_line = 1
@@ -159,20 +162,28 @@ def validate_csv(data: bytes, schema: ParsedSchema, dataset_type: str) -> Valida
             raise CsvValidationError(
                 line, column, f"expected {width} values as in the header, found {len(record)}."
             )
-        out: list[str] = []
-        for position, convert in zip(positions, converters, strict=True):
-            if position is None:
-                out.append("")
-                continue
-            try:
-                out.append(convert(record[position]))
-            except _BadValue as exc:
-                raise CsvValidationError(line, header[position], str(exc)) from None
-        rows.append(out)
+        try:
+            rows.append([convert(record[position]) for position, convert in cells])
+        except _BadValue:
+            raise _locate(line, header, record, cells) from None
 
     if not rows:
         raise CsvValidationError(1, "", "the file has no rows; it has a header but no data.")
     return ValidatedTable(columns=schema.field_names, rows=rows)
+
+
+def _absent(_value: str) -> str:
+    return ""
+
+
+def _locate(line: int, header: list[str], record: list[str], cells: list[tuple[int, Converter]]) -> Exception:
+    # The row loop converts a whole row at once for speed; on failure, redo it cell by cell to name the column.
+    for position, convert in cells:
+        try:
+            convert(record[position])
+        except _BadValue as exc:
+            return CsvValidationError(line, header[position], str(exc))
+    return CsvValidationError(line, "", "invalid value.")
 
 
 def _decode(data: bytes) -> str:
@@ -276,7 +287,7 @@ def _integer_converter(spec: FieldSpec, is_timestamp: bool, bounds: tuple[int, i
 
     def convert(value: str) -> str:
         stripped = value.strip()
-        if not _INTEGER.match(stripped):
+        if not (stripped.isascii() and stripped.isdigit()) and not _INTEGER.match(stripped):
             if not value:
                 return _empty(spec)
             raise _BadValue(f'"{value}" is not a valid {spec.base_type}.')

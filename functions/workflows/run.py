@@ -106,7 +106,8 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
     store, blobs, bucket = ResourceStore(), BlobStore(), settings().artifacts_bucket
     channel.mkdir(parents=True)
     datasets = [
-        d for d in store.list(lc.DATASET)
+        d
+        for d in store.list(lc.DATASET)
         if d["datasetGroupArn"] == version["datasetGroupArn"] and d["datasetType"].upper() == "INTERACTIONS"
     ]
     header: list[str] = []
@@ -160,8 +161,15 @@ def _hyperparameters(version: dict[str, Any]) -> dict[str, str]:
 
 def _training_command(input_dir: Path, model_dir: Path, output_dir: Path) -> list[str]:
     return [
-        sys.executable, "-m", "training.entrypoint",
-        "--input-dir", str(input_dir), "--model-dir", str(model_dir), "--output-dir", str(output_dir),
+        sys.executable,
+        "-m",
+        "training.entrypoint",
+        "--input-dir",
+        str(input_dir),
+        "--model-dir",
+        str(model_dir),
+        "--output-dir",
+        str(output_dir),
     ]
 
 
@@ -197,8 +205,13 @@ def train_solution_version(version_arn: str) -> None:
         metrics = json.loads((model_dir / "metrics.json").read_text())
         manifest = json.loads((model_dir / "manifest.json").read_text())
         _set(
-            version_arn, lc.ACTIVE, trainingHours=round(hours, 6), tailorMetrics=metrics,
-            tunedHPOParams={"algorithmHyperParameters": {k: str(v) for k, v in manifest["hyperparameters"].items()}},
+            version_arn,
+            lc.ACTIVE,
+            trainingHours=round(hours, 6),
+            tailorMetrics=metrics,
+            tunedHPOParams={
+                "algorithmHyperParameters": {k: str(v) for k, v in manifest["hyperparameters"].items()}
+            },
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -32,7 +32,10 @@ def tailor_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = open(state / "serve.log", "w+")  # noqa: SIM115 - kept open for the server's lifetime
     process = subprocess.Popen(
         [str(tailor), "serve", "--port", "0", "--state-dir", str(state)],
-        stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=env,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 60

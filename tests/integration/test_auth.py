@@ -17,23 +17,33 @@ def _error(call) -> tuple[str, int, str]:
     with pytest.raises(ClientError) as err:
         call()
     response = err.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
 
 
 def test_wrong_secret_is_an_invalid_signature(target):
     client = target.client("personalize", aws_secret_access_key="not-the-secret")
     code, status, message = _error(client.list_dataset_groups)
     assert (code, status) == ("InvalidSignatureException", 403)
-    assert message.startswith("The request signature we calculated does not match the signature you provided.")
+    assert message.startswith(
+        "The request signature we calculated does not match the signature you provided."
+    )
 
 
 def test_unknown_access_key_is_unrecognized(target):
     client = target.client("personalize-runtime", aws_access_key_id="AKIAUNKNOWN0000000000")
     code, status, message = _error(
-        lambda: client.get_recommendations(campaignArn="arn:aws:personalize:us-east-1:1:campaign/x", userId="u")
+        lambda: client.get_recommendations(
+            campaignArn="arn:aws:personalize:us-east-1:1:campaign/x", userId="u"
+        )
     )
     assert (code, status, message) == (
-        "UnrecognizedClientException", 403, "The security token included in the request is invalid."
+        "UnrecognizedClientException",
+        403,
+        "The security token included in the request is invalid.",
     )
 
 

@@ -16,7 +16,11 @@ pytestmark = pytest.mark.integration
 
 def _code(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
     response = err.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
 
 
 def test_not_found_on_every_describe(personalize):
@@ -25,7 +29,10 @@ def test_not_found_on_every_describe(personalize):
         (personalize.describe_dataset_group, {"datasetGroupArn": missing.format("dataset-group")}),
         (personalize.describe_schema, {"schemaArn": missing.format("schema")}),
         (personalize.describe_dataset, {"datasetArn": missing.format("dataset")}),
-        (personalize.describe_dataset_import_job, {"datasetImportJobArn": missing.format("dataset-import-job")}),
+        (
+            personalize.describe_dataset_import_job,
+            {"datasetImportJobArn": missing.format("dataset-import-job")},
+        ),
         (personalize.describe_solution, {"solutionArn": missing.format("solution")}),
         (personalize.describe_solution_version, {"solutionVersionArn": missing.format("solution") + "/abc"}),
         (personalize.describe_campaign, {"campaignArn": missing.format("campaign")}),
@@ -68,7 +75,10 @@ def test_bad_next_token(personalize):
 
 def test_pagination_walks_every_item_once(personalize):
     prefix = f"page-{uuid.uuid4().hex[:5]}"
-    created = {personalize.create_schema(name=f"{prefix}-{i}", schema=INTERACTIONS_SCHEMA)["schemaArn"] for i in range(5)}
+    created = {
+        personalize.create_schema(name=f"{prefix}-{i}", schema=INTERACTIONS_SCHEMA)["schemaArn"]
+        for i in range(5)
+    }
     seen: list[str] = []
     kwargs: dict = {"maxResults": 2}
     while True:
@@ -81,7 +91,9 @@ def test_pagination_walks_every_item_once(personalize):
     assert created <= set(seen)
     assert len(seen) == len(set(seen))
     paginator = personalize.get_paginator("list_schemas")
-    via_paginator = [s["schemaArn"] for p in paginator.paginate(PaginationConfig={"PageSize": 3}) for s in p["schemas"]]
+    via_paginator = [
+        s["schemaArn"] for p in paginator.paginate(PaginationConfig={"PageSize": 3}) for s in p["schemas"]
+    ]
     assert sorted(via_paginator) == sorted(seen)
 
 
@@ -102,8 +114,10 @@ def test_limit_exceeded(personalize):
         ([{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"}], "TIMESTAMP"),
         (
             [
-                {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
-                {"name": "TIMESTAMP", "type": "long"}, {"name": "GENRE", "type": "int", "categorical": True},
+                {"name": "USER_ID", "type": "string"},
+                {"name": "ITEM_ID", "type": "string"},
+                {"name": "TIMESTAMP", "type": "long"},
+                {"name": "GENRE", "type": "int", "categorical": True},
             ],
             "GENRE",
         ),
@@ -116,7 +130,9 @@ def test_bad_schema_names_the_field(personalize, fields, needle):
     with pytest.raises(personalize.exceptions.InvalidInputException) as err:
         arn = personalize.create_schema(name=name, schema=schema)["schemaArn"]
         # A schema can be valid Avro yet unfit for a dataset type: that is caught at CreateDataset.
-        personalize.create_dataset(name=name, schemaArn=arn, datasetGroupArn=group, datasetType="Interactions")
+        personalize.create_dataset(
+            name=name, schemaArn=arn, datasetGroupArn=group, datasetType="Interactions"
+        )
     assert needle in str(err.value)
 
 
@@ -146,10 +162,14 @@ def test_bad_csv_fails_the_job_and_keeps_the_dataset(personalize, s3):
 
     def run(key: str, name: str, mode: str = "FULL") -> dict:
         arn = personalize.create_dataset_import_job(
-            jobName=f"{name}-{suffix}", datasetArn=dataset, importMode=mode,
+            jobName=f"{name}-{suffix}",
+            datasetArn=dataset,
+            importMode=mode,
             dataSource={"dataLocation": f"s3://{bucket}/{key}"},
         )["datasetImportJobArn"]
-        return wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=arn), "datasetImportJob")
+        return wait_for(
+            lambda: personalize.describe_dataset_import_job(datasetImportJobArn=arn), "datasetImportJob"
+        )
 
     assert run("good.csv", "good")["status"] == "ACTIVE"
     failed = run("bad.csv", "bad", "INCREMENTAL")
@@ -164,7 +184,8 @@ def test_solution_with_unknown_recipe_is_invalid(personalize):
     group = personalize.create_dataset_group(name=f"rec-{uuid.uuid4().hex[:6]}")["datasetGroupArn"]
     with pytest.raises(personalize.exceptions.InvalidInputException):
         personalize.create_solution(
-            name=f"rec-{uuid.uuid4().hex[:6]}", datasetGroupArn=group,
+            name=f"rec-{uuid.uuid4().hex[:6]}",
+            datasetGroupArn=group,
             recipeArn="arn:aws:personalize:::recipe/aws-no-such-recipe",
         )
 
@@ -194,10 +215,14 @@ def test_too_little_data_fails_training_with_a_reason(personalize, s3):
     wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job), "datasetImportJob")
     group = personalize.describe_dataset(datasetArn=dataset)["dataset"]["datasetGroupArn"]
     solution = personalize.create_solution(
-        name=f"small-{suffix}", datasetGroupArn=group, recipeArn="arn:aws:personalize:::recipe/aws-popularity-count"
+        name=f"small-{suffix}",
+        datasetGroupArn=group,
+        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
     )["solutionArn"]
     version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    doc = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version), "solutionVersion")
+    doc = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version), "solutionVersion"
+    )
     assert doc["status"] == "CREATE FAILED"
     assert "1000" in doc["failureReason"] or "1,000" in doc["failureReason"]
     with pytest.raises(personalize.exceptions.ResourceInUseException):

@@ -19,7 +19,11 @@ ASSUME_ROLE_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "personalize.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "personalize.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
         ],
     }
 )
@@ -36,30 +40,42 @@ def workflow(target, personalize, s3) -> dict[str, Any]:
         RoleName=f"PersonalizeRole-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
     )["Role"]["Arn"]
 
-    schema_arn = personalize.create_schema(name=f"it-schema-{suffix}", schema=INTERACTIONS_SCHEMA)["schemaArn"]
+    schema_arn = personalize.create_schema(name=f"it-schema-{suffix}", schema=INTERACTIONS_SCHEMA)[
+        "schemaArn"
+    ]
     group_arn = personalize.create_dataset_group(name=f"it-group-{suffix}")["datasetGroupArn"]
     wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group_arn), "datasetGroup")
     dataset_arn = personalize.create_dataset(
-        name=f"it-interactions-{suffix}", schemaArn=schema_arn, datasetGroupArn=group_arn,
+        name=f"it-interactions-{suffix}",
+        schemaArn=schema_arn,
+        datasetGroupArn=group_arn,
         datasetType="Interactions",
     )["datasetArn"]
     job_arn = personalize.create_dataset_import_job(
-        jobName=f"it-import-{suffix}", datasetArn=dataset_arn,
-        dataSource={"dataLocation": f"s3://{bucket}/movies/interactions.csv"}, roleArn=role,
+        jobName=f"it-import-{suffix}",
+        datasetArn=dataset_arn,
+        dataSource={"dataLocation": f"s3://{bucket}/movies/interactions.csv"},
+        roleArn=role,
     )["datasetImportJobArn"]
-    job = wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job_arn), "datasetImportJob")
+    job = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job_arn), "datasetImportJob"
+    )
     assert job["status"] == "ACTIVE", job.get("failureReason")
 
     solutions, versions = {}, {}
     for recipe in RECIPES:
         solutions[recipe] = personalize.create_solution(
-            name=f"it-{recipe}-{suffix}", datasetGroupArn=group_arn,
+            name=f"it-{recipe}-{suffix}",
+            datasetGroupArn=group_arn,
             recipeArn=f"arn:aws:personalize:::recipe/{recipe}",
         )["solutionArn"]
-        versions[recipe] = personalize.create_solution_version(solutionArn=solutions[recipe])["solutionVersionArn"]
+        versions[recipe] = personalize.create_solution_version(solutionArn=solutions[recipe])[
+            "solutionVersionArn"
+        ]
     for recipe, arn in versions.items():
         doc = wait_for(
-            lambda arn=arn: personalize.describe_solution_version(solutionVersionArn=arn), "solutionVersion",
+            lambda arn=arn: personalize.describe_solution_version(solutionVersionArn=arn),
+            "solutionVersion",
             timeout=600,
         )
         assert doc["status"] == "ACTIVE", f"{recipe}: {doc.get('failureReason')}"
@@ -75,9 +91,17 @@ def workflow(target, personalize, s3) -> dict[str, Any]:
         assert doc["status"] == "ACTIVE", f"{recipe}: {doc.get('failureReason')}"
     tracker = personalize.create_event_tracker(name=f"it-tracker-{suffix}", datasetGroupArn=group_arn)
     return {
-        "suffix": suffix, "bucket": bucket, "role": role, "schema": schema_arn, "group": group_arn,
-        "dataset": dataset_arn, "job": job_arn, "solutions": solutions, "versions": versions,
-        "campaigns": campaigns, "tracker": tracker,
+        "suffix": suffix,
+        "bucket": bucket,
+        "role": role,
+        "schema": schema_arn,
+        "group": group_arn,
+        "dataset": dataset_arn,
+        "job": job_arn,
+        "solutions": solutions,
+        "versions": versions,
+        "campaigns": campaigns,
+        "tracker": tracker,
     }
 
 
@@ -121,9 +145,14 @@ def test_solution_versions_are_active_with_metrics(personalize, workflow):
         assert version["trainingHours"] > 0
         metrics = personalize.get_solution_metrics(solutionVersionArn=arn)["metrics"]
         for key in (
-            "coverage", "mean_reciprocal_rank_at_25", "normalized_discounted_cumulative_gain_at_5",
-            "normalized_discounted_cumulative_gain_at_10", "normalized_discounted_cumulative_gain_at_25",
-            "precision_at_5", "precision_at_10", "precision_at_25",
+            "coverage",
+            "mean_reciprocal_rank_at_25",
+            "normalized_discounted_cumulative_gain_at_5",
+            "normalized_discounted_cumulative_gain_at_10",
+            "normalized_discounted_cumulative_gain_at_25",
+            "precision_at_5",
+            "precision_at_10",
+            "precision_at_25",
         ):
             assert 0.0 <= metrics[key] <= 1.0, (recipe, key, metrics)
     solution = personalize.describe_solution(solutionArn=workflow["solutions"]["aws-sims"])["solution"]
@@ -154,7 +183,9 @@ def test_default_num_results_and_cold_start_user(runtime, workflow):
 
 def test_popularity_returns_most_popular_unseen(runtime, workflow):
     campaign = workflow["campaigns"]["aws-popularity-count"]
-    items = [i["itemId"] for i in runtime.get_recommendations(campaignArn=campaign, userId="user-2")["itemList"]]
+    items = [
+        i["itemId"] for i in runtime.get_recommendations(campaignArn=campaign, userId="user-2")["itemList"]
+    ]
     counts: dict[str, int] = {}
     for line in interactions_csv().splitlines()[1:]:
         item = line.split(",")[1]
@@ -177,16 +208,23 @@ def test_events_round_trip_changes_next_recommendations(runtime, events, persona
     tracking_id = workflow["tracker"]["trackingId"]
     tracker = personalize.describe_event_tracker(eventTrackerArn=workflow["tracker"]["eventTrackerArn"])
     assert tracker["eventTracker"]["trackingId"] == tracking_id
-    before = [i["itemId"] for i in runtime.get_recommendations(campaignArn=campaign, userId="user-5")["itemList"]]
+    before = [
+        i["itemId"] for i in runtime.get_recommendations(campaignArn=campaign, userId="user-5")["itemList"]
+    ]
     clicked = before[0]
     sent = time.time()
     events.put_events(
-        trackingId=tracking_id, userId="user-5", sessionId="session-5",
+        trackingId=tracking_id,
+        userId="user-5",
+        sessionId="session-5",
         eventList=[{"eventId": "evt-1", "eventType": "click", "itemId": clicked, "sentAt": sent}],
     )
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        after = [i["itemId"] for i in runtime.get_recommendations(campaignArn=campaign, userId="user-5")["itemList"]]
+        after = [
+            i["itemId"]
+            for i in runtime.get_recommendations(campaignArn=campaign, userId="user-5")["itemList"]
+        ]
         if clicked not in after:
             break
         time.sleep(0.05)
@@ -219,7 +257,9 @@ def test_duplicate_event_ids_count_once(events, workflow, target):
 def test_put_events_with_unknown_tracking_id_is_not_found(events):
     with pytest.raises(events.exceptions.ResourceNotFoundException):
         events.put_events(
-            trackingId="00000000-0000-0000-0000-000000000000", userId="u", sessionId="s",
+            trackingId="00000000-0000-0000-0000-000000000000",
+            userId="u",
+            sessionId="s",
             eventList=[{"eventType": "click", "itemId": "i", "sentAt": time.time()}],
         )
 
@@ -249,7 +289,9 @@ def test_stop_solution_version_creation(personalize, workflow):
     solution = workflow["solutions"]["aws-user-personalization"]
     arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
     personalize.stop_solution_version_creation(solutionVersionArn=arn)
-    doc = wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=arn), "solutionVersion", 60)
+    doc = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=arn), "solutionVersion", 60
+    )
     assert doc["status"] == "CREATE STOPPED"
     with pytest.raises(personalize.exceptions.InvalidInputException):
         personalize.stop_solution_version_creation(solutionVersionArn=arn)
@@ -274,14 +316,20 @@ def test_full_teardown_in_dependency_order(personalize, target, workflow):
         name=f"td-{suffix}", schemaArn=workflow["schema"], datasetGroupArn=group, datasetType="Interactions"
     )["datasetArn"]
     job = personalize.create_dataset_import_job(
-        jobName=f"td-{suffix}", datasetArn=dataset,
+        jobName=f"td-{suffix}",
+        datasetArn=dataset,
         dataSource={"dataLocation": f"s3://{workflow['bucket']}/t-{suffix}.csv"},
     )["datasetImportJobArn"]
-    assert wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job), "datasetImportJob")[
-        "status"
-    ] == "ACTIVE"
+    assert (
+        wait_for(
+            lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job), "datasetImportJob"
+        )["status"]
+        == "ACTIVE"
+    )
     solution = personalize.create_solution(
-        name=f"td-{suffix}", datasetGroupArn=group, recipeArn="arn:aws:personalize:::recipe/aws-popularity-count"
+        name=f"td-{suffix}",
+        datasetGroupArn=group,
+        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
     )["solutionArn"]
     tracker = personalize.create_event_tracker(name=f"td-{suffix}", datasetGroupArn=group)["eventTrackerArn"]
     personalize.delete_event_tracker(eventTrackerArn=tracker)

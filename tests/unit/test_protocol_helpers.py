@@ -58,18 +58,43 @@ def test_snake_case_operation_names():
 @pytest.mark.parametrize(
     ("service", "operation", "params", "fragment"),
     [
-        (CONTROL, "CreateDatasetGroup", {}, "Value null at 'name' failed to satisfy constraint: Member must not be null"),
+        (
+            CONTROL,
+            "CreateDatasetGroup",
+            {},
+            "Value null at 'name' failed to satisfy constraint: Member must not be null",
+        ),
         (CONTROL, "CreateDatasetGroup", {"name": "a b"}, "Member must satisfy regular expression pattern"),
-        (CONTROL, "CreateDatasetGroup", {"name": "x" * 64}, "Member must have length less than or equal to 63"),
+        (
+            CONTROL,
+            "CreateDatasetGroup",
+            {"name": "x" * 64},
+            "Member must have length less than or equal to 63",
+        ),
         (CONTROL, "ListSchemas", {"maxResults": 0}, "Member must have value greater than or equal to 1"),
-        (CONTROL, "CreateDatasetImportJob",
-         {"jobName": "j", "datasetArn": "arn:aws:personalize:us-east-1:1:dataset/g/INTERACTIONS",
-          "dataSource": {"dataLocation": "s3://b/k"}, "importMode": "SOMETIMES"},
-         "Member must satisfy enum value set: [FULL, INCREMENTAL]"),
-        (RUNTIME, "GetRecommendations", {"campaignArn": "arn:aws:personalize:us-east-1:1:campaign/c",
-                                         "userId": "u" * 257}, "less than or equal to 256"),
-        (EVENTS, "PutEvents", {"trackingId": "t", "sessionId": "s", "eventList": []},
-         "Member must have length greater than or equal to 1"),
+        (
+            CONTROL,
+            "CreateDatasetImportJob",
+            {
+                "jobName": "j",
+                "datasetArn": "arn:aws:personalize:us-east-1:1:dataset/g/INTERACTIONS",
+                "dataSource": {"dataLocation": "s3://b/k"},
+                "importMode": "SOMETIMES",
+            },
+            "Member must satisfy enum value set: [FULL, INCREMENTAL]",
+        ),
+        (
+            RUNTIME,
+            "GetRecommendations",
+            {"campaignArn": "arn:aws:personalize:us-east-1:1:campaign/c", "userId": "u" * 257},
+            "less than or equal to 256",
+        ),
+        (
+            EVENTS,
+            "PutEvents",
+            {"trackingId": "t", "sessionId": "s", "eventList": []},
+            "Member must have length greater than or equal to 1",
+        ),
     ],
 )
 def test_validation_messages(service, operation, params, fragment):
