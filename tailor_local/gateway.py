@@ -158,7 +158,9 @@ def proxy_event(request: Request, route: wiring.Route, account_id: str, request_
     }
 
 
-def _json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+def _json_response(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
     return Response(
         json.dumps(body, separators=(",", ":")),
         status=status,
@@ -222,6 +224,10 @@ class Gateway:
         self._account_id = account_id
         self._routes = tuple(routes)
         self.accepting = True
+        # moto's Kinesis shards and DynamoDB tables are plain dicts with no locking: concurrent
+        # PutRecord calls can draw the same sequence number (one record overwrites the other) and a
+        # read can see a dict change size mid-iteration. Their calls are short, so one at a time.
+        self._serialised = {service: threading.Lock() for service in ("kinesis", "dynamodb")}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not self.accepting:
@@ -241,7 +247,18 @@ class Gateway:
             self._routes,
         )
         if decision.kind == "moto":
-            return self._moto(environ, start_response)
+            scope = credential_scope(environ.get("HTTP_AUTHORIZATION"), environ.get("QUERY_STRING", ""))
+            lock = self._serialised.get(scope[1]) if scope else None
+            if lock is None:
+                return self._moto(environ, start_response)
+            with lock:
+                result = self._moto(environ, start_response)
+                try:
+                    return [b"".join(result)]
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
         request_id = str(uuid.uuid4())
         if decision.kind == "unknown" or decision.route is None:
             response = _api_gateway_error(
@@ -260,7 +277,9 @@ class Gateway:
         except Exception:
             # What API Gateway answers when the integration fails; the traceback is for the operator.
             logger.exception("function %s failed on %s %s", route.function, route.method, route.path)
-            return _api_gateway_error(502, "Internal server error", "InternalServerErrorException", request_id)
+            return _api_gateway_error(
+                502, "Internal server error", "InternalServerErrorException", request_id
+            )
         return proxy_response(result, request_id)
 
 
@@ -284,7 +303,9 @@ class GatewayServer:
     """A threaded werkzeug server for ``app``, bound at construction (so port 0 is resolved)."""
 
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -297,7 +318,10 @@ class GatewayServer:
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="tailor-gateway", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="tailor-gateway",
+            daemon=True,
         )
         self._thread.start()
 

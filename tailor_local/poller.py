@@ -323,10 +323,13 @@ class _ShardWorker(threading.Thread):
                     if iterator is None:
                         iterator = self._iterator(kinesis)
                     result = kinesis.get_records(
-                        ShardIterator=iterator, Limit=min(_MAX_GET_RECORDS, max_buffer - len(processor.pending))
+                        ShardIterator=iterator,
+                        Limit=min(_MAX_GET_RECORDS, max_buffer - len(processor.pending)),
                     )
                 except Exception as exc:
-                    logger.warning("get_records on %s failed, re-acquiring the iterator: %s", self.shard_id, exc)
+                    logger.warning(
+                        "get_records on %s failed, re-acquiring the iterator: %s", self.shard_id, exc
+                    )
                     iterator = None
                     stop.wait(min(1.0, poller.poll_interval_s * 10))
                     continue
@@ -344,7 +347,9 @@ class _ShardWorker(threading.Thread):
                     ok = processor.process()
                 except Exception as exc:
                     # Only the on-failure queue can raise here; the record stays and is retried.
-                    logger.error("could not send a record of %s to the on-failure queue: %s", self.shard_id, exc)
+                    logger.error(
+                        "could not send a record of %s to the on-failure queue: %s", self.shard_id, exc
+                    )
                     ok = False
                 self._publish()
                 if not ok and processor.head_failures:
@@ -427,7 +432,9 @@ class KinesisPoller:
                 service,
                 endpoint_url=self._endpoint_url,
                 region_name=self.region,
-                config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=10),
+                config=Config(
+                    retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=10
+                ),
             )
         return cache[service]
 
@@ -472,7 +479,11 @@ class KinesisPoller:
         shards: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            page = kinesis.list_shards(NextToken=token) if token else kinesis.list_shards(StreamName=self.stream_name)
+            page = (
+                kinesis.list_shards(NextToken=token)
+                if token
+                else kinesis.list_shards(StreamName=self.stream_name)
+            )
             shards.extend(page.get("Shards") or [])
             token = page.get("NextToken")
             if not token:
@@ -485,8 +496,11 @@ class KinesisPoller:
                 continue
             # A child shard waits for its parents to be read to their end, so a key's order holds.
             parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
-            if any(p in known and (p not in self._workers or not self._workers[p].finished.is_set())
-                   for p in parents if p):
+            if any(
+                p in known and (p not in self._workers or not self._workers[p].finished.is_set())
+                for p in parents
+                if p
+            ):
                 continue
             position = self.starting_position if initial else "TRIM_HORIZON"
             worker = _ShardWorker(self, shard_id, position)
@@ -496,7 +510,9 @@ class KinesisPoller:
     def send_to_dlq(self, shard_id: str, records: list[dict[str, Any]], reason: str, attempts: int) -> None:
         """Send failed records to the on-failure queue, in the shape of Lambda's invocation record."""
         if not self.dlq_queue_name:
-            logger.error("no on-failure queue: dropping %d records of %s after %s", len(records), shard_id, reason)
+            logger.error(
+                "no on-failure queue: dropping %d records of %s after %s", len(records), shard_id, reason
+            )
             return
         sqs = self.client("sqs")
         if self._queue_url is None:
@@ -504,7 +520,9 @@ class KinesisPoller:
 
         def arrival(record: dict[str, Any]) -> str:
             seconds = record["kinesis"]["approximateArrivalTimestamp"]
-            return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            return (
+                datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            )
 
         body = {
             "requestContext": {
@@ -513,7 +531,11 @@ class KinesisPoller:
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": attempts,
             },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "KinesisBatchInfo": {
@@ -530,7 +552,9 @@ class KinesisPoller:
             "payload": {"Records": records},
         }
         sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(body))
-        logger.warning("sent %d record(s) of %s to %s: %s", len(records), shard_id, self.dlq_queue_name, reason)
+        logger.warning(
+            "sent %d record(s) of %s to %s: %s", len(records), shard_id, self.dlq_queue_name, reason
+        )
 
     def health(self) -> dict[str, Any]:
         snapshot = self.stats.snapshot()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,18 +16,16 @@ logger = logging.getLogger(__name__)
 
 
 def resource_name(env: str, settings: Settings) -> str:
-    """The name a function will use for the resource behind ``env`` (its setting, or the default)."""
-    by_env = {
-        wiring.ENV_RESOURCES_TABLE: settings.resources_table,
-        wiring.ENV_HISTORY_TABLE: settings.history_table,
-        wiring.ENV_IDEMPOTENCY_TABLE: settings.idempotency_table,
-        wiring.ENV_ARTIFACTS_BUCKET: settings.artifacts_bucket,
-        wiring.ENV_EVENTS_STREAM: settings.events_stream,
-        wiring.ENV_DLQ_QUEUE: settings.dlq_queue,
-    }
-    if env not in by_env:
-        raise KeyError(f"{env} names no resource known to functions.config.Settings")
-    return by_env[env]
+    """The name a function will use for the resource behind ``env``: its setting, default included.
+
+    ``Settings`` names each field after its variable (``TAILOR_HISTORY_TABLE`` -> ``history_table``);
+    reading it from there keeps the defaults in one place, functions/config.py.
+    """
+    attribute = env.removeprefix("TAILOR_").lower()
+    value = getattr(settings, attribute, None) or os.environ.get(env, "").strip()
+    if not value:
+        raise KeyError(f"{env} has no value and no default in functions.config.Settings.{attribute}")
+    return str(value)
 
 
 @dataclass
@@ -40,7 +39,12 @@ class Provisioned:
     existing: set[str] = field(default_factory=set)
 
     def describe(self) -> dict[str, list[str]]:
-        return {"tables": self.tables, "buckets": self.buckets, "streams": self.streams, "queues": self.queues}
+        return {
+            "tables": self.tables,
+            "buckets": self.buckets,
+            "streams": self.streams,
+            "queues": self.queues,
+        }
 
 
 def _code(exc: ClientError) -> str:
@@ -99,7 +103,8 @@ def provision(client: Any, settings: Settings, region: str) -> Provisioned:
             if _code(exc) != "ResourceInUseException":
                 raise
             out.existing.add(name)
-        kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+        waiter = kinesis.get_waiter("stream_exists")
+        waiter.wait(StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
         out.streams.append(name)
 
     sqs = client("sqs")

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import io
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from functions.resources.schema_rules import FieldSpec, ParsedSchema, normalize_dataset_type
 
@@ -96,6 +99,14 @@ class _BadValue(Exception):
 Converter = Callable[[str], str]
 
 
+class _LineReader(Protocol):
+    """What csv.reader returns: rows, plus the physical line count that gives error line numbers."""
+
+    line_num: int
+
+    def __next__(self) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class ValidatedTable:
     """An import file reordered to the schema: ``columns`` in schema order and spelling, one list per row."""
@@ -139,6 +150,29 @@ def validate_csv(data: bytes, schema: ParsedSchema, dataset_type: str) -> Valida
         for spec, position in zip(schema.fields, positions, strict=True)
     ]
 
+    with _gc_paused():
+        rows = _convert_rows(reader, header, cells)
+    if not rows:
+        raise CsvValidationError(1, "", "the file has no rows; it has a header but no data.")
+    return ValidatedTable(columns=schema.field_names, rows=rows)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Every row is a new list, so a million-row file triggers hundreds of full-heap collections that find
+    # nothing to free; pausing the collector takes about a third off the validation time.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _convert_rows(
+    reader: _LineReader, header: list[str], cells: list[tuple[int, Converter]]
+) -> list[list[str]]:
     rows: list[list[str]] = []
     previous_line = 1
     width = len(header)
@@ -166,10 +200,7 @@ def validate_csv(data: bytes, schema: ParsedSchema, dataset_type: str) -> Valida
             rows.append([convert(record[position]) for position, convert in cells])
         except _BadValue:
             raise _locate(line, header, record, cells) from None
-
-    if not rows:
-        raise CsvValidationError(1, "", "the file has no rows; it has a header but no data.")
-    return ValidatedTable(columns=schema.field_names, rows=rows)
+    return rows
 
 
 def _absent(_value: str) -> str:
@@ -177,7 +208,7 @@ def _absent(_value: str) -> str:
 
 
 def _locate(line: int, header: list[str], record: list[str], cells: list[tuple[int, Converter]]) -> Exception:
-    # The row loop converts a whole row at once for speed; on failure, redo it cell by cell to name the column.
+    # Rows are converted in one comprehension for speed; on failure, redo it cell by cell to find the column.
     for position, convert in cells:
         try:
             convert(record[position])

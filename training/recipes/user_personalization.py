@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 _LOGIT_BUDGET = 24_000_000
 _SCORE_BATCH = 256
 _GRAD_CLIP = 5.0
+_MIN_STEPS_PER_EPOCH = 8
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,10 @@ class UserPersonalizationRecipe(Recipe):
         self.model = _build_model(self.n_items, hp.hidden_dimension, hp.dropout).to(device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate)
         n_windows = windows.inputs.shape[0]
-        steps_per_epoch = max(1, math.ceil(n_windows / hp.batch_size))
+        # Small data sets would get one or two optimizer steps per epoch at the configured batch size;
+        # shrinking the batch keeps at least _MIN_STEPS_PER_EPOCH steps so they train in the same epochs.
+        batch_size = max(1, min(hp.batch_size, n_windows // _MIN_STEPS_PER_EPOCH))
+        steps_per_epoch = max(1, math.ceil(n_windows / batch_size))
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=hp.learning_rate, total_steps=hp.epochs * steps_per_epoch, pct_start=0.1
         )
@@ -231,7 +235,7 @@ class UserPersonalizationRecipe(Recipe):
             order = torch.from_numpy(rng.permutation(n_windows))
             total_loss, total_weight = 0.0, 0.0
             for step in range(steps_per_epoch):
-                batch = order[step * hp.batch_size : (step + 1) * hp.batch_size]
+                batch = order[step * batch_size : (step + 1) * batch_size]
                 if len(batch) == 0:
                     scheduler.step()
                     continue
@@ -250,7 +254,7 @@ class UserPersonalizationRecipe(Recipe):
                     )
                     loss = (losses * w[mask]).sum() / max(batch_weight, 1e-12)
                     loss.backward()
-                    total_loss += float(loss) * batch_weight
+                    total_loss += float(loss.detach()) * batch_weight
                     total_weight += float(w[mask].sum())
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), _GRAD_CLIP)
                 optimizer.step()

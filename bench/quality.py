@@ -1,0 +1,145 @@
+"""Offline quality of Tailor's recipes beside Amazon Personalize's published numbers.
+
+    .venv/bin/python bench/quality.py [--recipes aws-sims,...] [--seeds 3] [--set key=value ...]
+
+Data: MovieLens latest-small prepared as the Amazon Personalize samples do (a ``click`` for every rating
+> 1 and a ``watch`` for every rating > 3, 158,371 interactions), read from ``../shared/data/ml-latest-small``
+relative to the repository root; without it, a generated data set is used and a warning says the numbers
+are not comparable. Each recipe is trained and scored on Personalize's split (10% of users held out, their
+newest 10% of interactions as ground truth) once per seed, with the same code the training container
+runs; the table shows mean ± sample standard deviation over seeds.
+
+Personalize's numbers are the ones it reported for this data set in its samples; its exact evaluation
+code is not public, so compare the size of the gap rather than the third decimal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from training.data import Interactions, load_interactions  # noqa: E402
+from training.evaluation import evaluate  # noqa: E402
+from training.recipes import get_recipe  # noqa: E402
+from training.split import personalize_split  # noqa: E402
+from training.synthetic import generate, write_csv  # noqa: E402
+
+MOVIELENS = REPO.parent / "shared" / "data" / "ml-latest-small"
+DEFAULT_RECIPES = ("aws-popularity-count", "aws-sims", "aws-user-personalization")
+
+PUBLISHED: dict[str, dict[str, float]] = {
+    "aws-user-personalization": {
+        "normalized_discounted_cumulative_gain_at_10": 0.2687,
+        "mean_reciprocal_rank_at_25": 0.269,
+        "precision_at_10": 0.0571,
+        "coverage": 0.0791,
+    },
+    "aws-sims": {"normalized_discounted_cumulative_gain_at_10": 0.2234, "coverage": 0.1861},
+}
+SHOWN = (
+    ("normalized_discounted_cumulative_gain_at_10", "NDCG@10"),
+    ("mean_reciprocal_rank_at_25", "MRR@25"),
+    ("precision_at_10", "P@10"),
+    ("coverage", "coverage"),
+    ("normalized_discounted_cumulative_gain_at_25", "NDCG@25"),
+    ("precision_at_25", "P@25"),
+)
+
+
+def prepare_movielens(source: Path, target: Path) -> int:
+    """Write the Personalize sample preparation of ratings.csv as an interactions CSV; return rows."""
+    rows = 0
+    with (source / "ratings.csv").open(newline="", encoding="utf-8") as src, target.open(
+        "w", newline="", encoding="utf-8"
+    ) as dst:
+        reader = csv.DictReader(src)
+        writer = csv.writer(dst)
+        writer.writerow(("USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"))
+        for record in reader:
+            rating = float(record["rating"])
+            for event, threshold in (("click", 1.0), ("watch", 3.0)):
+                if rating > threshold:
+                    writer.writerow((record["userId"], record["movieId"], event, record["timestamp"]))
+                    rows += 1
+    return rows
+
+
+def load_dataset(workdir: Path) -> tuple[Interactions, str]:
+    channel = workdir / "interactions"
+    channel.mkdir(parents=True, exist_ok=True)
+    if (MOVIELENS / "ratings.csv").exists():
+        rows = prepare_movielens(MOVIELENS, channel / "interactions.csv")
+        return load_interactions(channel), f"MovieLens latest-small, Personalize sample preparation ({rows} rows)"
+    warnings.warn(
+        f"{MOVIELENS} not found: using a generated data set; the numbers are NOT comparable to Personalize's.",
+        stacklevel=1,
+    )
+    write_csv(generate(n_users=600, n_items=2000, n_clusters=20, min_length=30, max_length=200), channel / "x.csv")
+    return load_interactions(channel), "generated clusters (fallback)"
+
+
+def run(recipes: list[str], seeds: list[int], overrides: dict[str, str], verbose: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data, description = load_dataset(Path(tmp))
+    print(f"Data: {description}: {data.n_interactions} interactions, {data.n_users} users, {data.n_items} items")
+    results: dict[str, list[dict[str, float]]] = {}
+    seconds: dict[str, list[float]] = {}
+    for name in recipes:
+        cls = get_recipe(name)
+        known = set(cls.hyperparameters_class.defaults_as_strings())
+        hyperparameters = cls.parse_hyperparameters({k: v for k, v in overrides.items() if k in known})
+        for seed in seeds:
+            split = personalize_split(data, seed)
+            recipe = cls(hyperparameters, seed=seed)
+            started = time.monotonic()
+            recipe.fit(split.train, "cpu")
+            seconds.setdefault(name, []).append(time.monotonic() - started)
+            metrics = evaluate(recipe, split, data.n_items)
+            results.setdefault(name, []).append(metrics)
+            if verbose:
+                shown = ", ".join(f"{label} {metrics[key]:.4f}" for key, label in SHOWN)
+                print(f"  {name} seed {seed}: {shown} ({seconds[name][-1]:.1f} s)", flush=True)
+    print_table(results, seconds, len(seeds))
+
+
+def _cell(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.4f} ± {spread:.4f}"
+
+
+def print_table(results: dict[str, list[dict[str, float]]], seconds: dict[str, list[float]], n: int) -> None:
+    header = f"| recipe | metric | Tailor (mean ± sd, {n} seeds) | Amazon Personalize |"
+    print()
+    print(header)
+    print("|---|---|---|---|")
+    for name, runs in results.items():
+        for key, label in SHOWN:
+            published = PUBLISHED.get(name, {}).get(key)
+            theirs = f"{published:.4f}" if published is not None else "-"
+            print(f"| {name} | {label} | {_cell([r[key] for r in runs])} | {theirs} |")
+        print(f"| {name} | fit seconds (2-core CPU) | {_cell(seconds[name])} | - |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipes", default=",".join(DEFAULT_RECIPES))
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (42, 43, ...)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set)
+    run(args.recipes.split(","), [42 + i for i in range(args.seeds)], overrides, not args.quiet)
+
+
+if __name__ == "__main__":
+    main()
