@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -217,6 +218,7 @@ class Gateway:
         health: Callable[[], dict[str, Any]] | None = None,
         account_id: str = DEFAULT_ACCOUNT_ID,
         routes: Iterable[wiring.Route] = wiring.ROUTES,
+        function_threads: int = 32,
     ) -> None:
         self.handlers = handlers
         self._moto = moto_app
@@ -224,6 +226,12 @@ class Gateway:
         self._account_id = account_id
         self._routes = tuple(routes)
         self.accepting = True
+        # werkzeug serves every request on a fresh thread (and closes every connection), while the
+        # functions cache their AWS clients per thread as a warm Lambda does: long-lived threads keep
+        # those caches warm instead of rebuilding a boto3 client on every request.
+        self._functions_pool = ThreadPoolExecutor(
+            max_workers=function_threads, thread_name_prefix="tailor-fn"
+        )
         # moto's Kinesis shards and DynamoDB tables are plain dicts with no locking: concurrent
         # PutRecord calls can draw the same sequence number (one record overwrites the other) and a
         # read can see a dict change size mid-iteration. Their calls are short, so one at a time.
@@ -273,7 +281,7 @@ class Gateway:
     def _invoke(self, request: Request, route: wiring.Route, request_id: str) -> Response:
         event = proxy_event(request, route, self._account_id, request_id)
         try:
-            result = self.handlers.invoke(route.function, event, timeout_s=29.0)
+            result = self._functions_pool.submit(self.handlers.invoke, route.function, event, 29.0).result()
         except Exception:
             # What API Gateway answers when the integration fails; the traceback is for the operator.
             logger.exception("function %s failed on %s %s", route.function, route.method, route.path)
@@ -281,6 +289,10 @@ class Gateway:
                 502, "Internal server error", "InternalServerErrorException", request_id
             )
         return proxy_response(result, request_id)
+
+    def close(self) -> None:
+        self.accepting = False
+        self._functions_pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _request_handler_base() -> type[WSGIRequestHandler]:

@@ -314,6 +314,7 @@ class _ShardWorker(threading.Thread):
         processor = self.processor
         iterator: str | None = None
         next_poll = 0.0
+        self._publish()
         max_buffer = max(10 * poller.consumer.batch_size, 100)
         while not stop.is_set():
             now = time.monotonic()

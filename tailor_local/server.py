@@ -157,10 +157,10 @@ class LocalService:
                 workflows.set_starter(None)
         if self.poller is not None:
             self.poller.stop()
-        if self.gateway is not None:
-            self.gateway.accepting = False
         if self._server is not None:
             self._server.stop()
+        if self.gateway is not None:
+            self.gateway.close()
         self._restore_environment()
         self.url = None
         self._server = None

@@ -16,10 +16,14 @@ Sources (Amazon Personalize developer guide):
 - botocore's CreateDataset model: datasetType is one of Interactions, Items, Users, Actions,
   Action_Interactions, case-insensitive.
 
+Reserved keywords are not banned names: the guide defines them as optional fields that, when present, must
+have the documented type, nullability and categorical/textual flag, which is what is checked. EVENT_VALUE
+is held to ``float`` (optionally null) as every table in the guide lists it, so ``double`` is refused.
+
 Documented rules not enforced here:
-- "A schema has a name key whose value must match the dataset type": the guide's own Action interactions
-  example is named ``ActionInteractions`` and widely copied schemas use other names, so a mismatch is
-  accepted rather than breaking schemas Personalize takes.
+- "A schema has a name key whose value must match the dataset type": the guide itself breaks it (its Action
+  interactions example is named ``ActionInteractions``, and an earlier VIDEO_ON_DEMAND default Users schema
+  was named ``Interactions``), so the name is not compared with the dataset type.
 - The Action interactions schema has no documented metadata-field limit, so none is applied.
 """
 
@@ -43,6 +47,8 @@ DOMAINS: tuple[str, ...] = ("ECOMMERCE", "VIDEO_ON_DEMAND")
 
 # Avro's own name grammar; Personalize adds that names are unique once non-alphanumerics are ignored.
 _AVRO_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_AVRO_FULLNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# Every schema in the guide says "version": "1.0"; no other value is documented.
 _SCHEMA_VERSION = "1.0"
 _AVRO_ERRORS = (SchemaParseException, UnknownType, ValueError, TypeError, KeyError)
 
@@ -83,13 +89,13 @@ def parse_schema(schema_text: str) -> ParsedSchema:
     if not isinstance(document, dict) or document.get("type") != "record":
         raise InvalidInputException('Invalid schema: the schema must be an Avro record ("type": "record").')
     name = document.get("name")
-    if not isinstance(name, str) or not _AVRO_NAME.match(name):
+    if not isinstance(name, str) or not _AVRO_FULLNAME.match(name):
         raise InvalidInputException(
             'Invalid schema: the record needs a "name" made of letters, digits and underscores.'
         )
     namespace = document.get("namespace")
-    if namespace is not None and not isinstance(namespace, str):
-        raise InvalidInputException('Invalid schema: "namespace" must be a string.')
+    if namespace is not None and not (isinstance(namespace, str) and _AVRO_FULLNAME.match(namespace)):
+        raise InvalidInputException('Invalid schema: "namespace" must be a dotted Avro name.')
     if "version" in document and document["version"] != _SCHEMA_VERSION:
         raise InvalidInputException(
             f'Invalid schema: "version" must be "{_SCHEMA_VERSION}", got {json.dumps(document["version"])}.'

@@ -11,9 +11,15 @@ Sources (Amazon Personalize developer guide):
   non-categorical strings at most 1000 characters; textual values are truncated at 20,000 characters;
   text escapes ``"`` and ``\\`` with ``\\``; action VALUE is 1-10 and REPEAT_FREQUENCY at most 30 days.
 
-Not enforced: the 7,000-character textual limit for Chinese and Japanese (it needs language detection;
-the 20,000 limit applies to all text), and the "distinct event types plus metadata columns <= 10" quota,
-which concerns training rather than a single import.
+Not enforced:
+- the 7,000-character textual limit for Chinese and Japanese (it needs language detection; the 20,000
+  limit applies to all text);
+- the "distinct event types plus metadata columns <= 10" quota, which concerns training rather than one
+  import;
+- Action interactions EVENT_TYPE values (the guide spells them Taken / Not Taken / Not taken / NOT_TAKEN);
+- "the keywords can't be in your data", whose meaning for values is not spelled out.
+A cell longer than the csv module's field limit (131,072 characters) is reported as malformed CSV rather
+than truncated.
 """
 
 from __future__ import annotations
@@ -228,12 +234,8 @@ def _decode(data: bytes) -> str:
 
 
 def _check_header_not_quoted(text: str, header: list[str]) -> None:
-    end = len(text)
-    for terminator in ("\n", "\r"):
-        found = text.find(terminator)
-        if found != -1:
-            end = min(end, found)
-    raw = text[:end]
+    newline = text.find("\n")
+    raw = text[: newline if newline != -1 else len(text)].split("\r", 1)[0]
     if '"' not in raw:
         return
     quoted = next((name for name, part in zip(header, raw.split(","), strict=False) if '"' in part), "")

@@ -8,6 +8,8 @@ runs the same functions as workflow steps.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -28,7 +30,7 @@ from functions.resources.schema_rules import parse_schema
 from functions.stores import workflows
 from functions.stores.blobs import BlobStore, split_s3_uri
 from functions.stores.resources import ResourceStore
-from functions.workflows.csv_validation import CsvValidationError, validate_csv
+from functions.workflows.csv_validation import CsvValidationError, PersonalizeCsvDialect, validate_csv
 
 # How often a running training checks whether StopSolutionVersionCreation was called.
 STOP_POLL_S = 1.0
@@ -116,7 +118,8 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
             data = blobs.get(bucket, key)
             (channel / f"part-{index:04d}.csv").write_bytes(data)
             if not header:
-                header = data.split(b"\n", 1)[0].decode("utf-8-sig").strip().split(",")
+                first_line = io.StringIO(data.decode("utf-8-sig"))
+                header = next(csv.reader(first_line, dialect=PersonalizeCsvDialect))
     # Events recorded since import are training data too, as in Personalize; duplicates of a
     # redelivered event share an eventId and are written once.
     seen: set[str] = set()
@@ -136,15 +139,12 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
             "EVENT_TYPE": lambda e: e["eventType"],
             "EVENT_VALUE": lambda e: "" if e.get("eventValue") is None else str(e["eventValue"]),
         }
-        lines = [",".join(header)]
+        out = io.StringIO()
+        writer = csv.writer(out, dialect=PersonalizeCsvDialect)
+        writer.writerow(header)
         for event in rows:
-            cells = [values[col.upper()](event) if col.upper() in values else "" for col in header]
-            lines.append(",".join(_csv_cell(c) for c in cells))
-        (channel / "events.csv").write_text("\n".join(lines) + "\n")
-
-
-def _csv_cell(value: str) -> str:
-    return f'"{value.replace(chr(34), chr(34) * 2)}"' if any(c in value for c in ',"\n') else value
+            writer.writerow([values[col.upper()](event) if col.upper() in values else "" for col in header])
+        (channel / "events.csv").write_text(out.getvalue())
 
 
 def _hyperparameters(version: dict[str, Any]) -> dict[str, str]:

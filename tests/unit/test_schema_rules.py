@@ -97,6 +97,11 @@ def test_supported_field_types(field: dict[str, Any]) -> None:
     assert parsed.field_names == ("A",)
 
 
+def test_record_name_may_be_a_full_name() -> None:
+    parsed = parse_schema(json.dumps({"type": "record", "name": "com.example.Users", "fields": [USER_ID]}))
+    assert parsed.name == "com.example.Users"
+
+
 def test_namespace_and_version_are_optional() -> None:
     parsed = parse_schema(json.dumps({"type": "record", "name": "Users", "fields": [USER_ID]}))
     assert parsed.namespace is None
@@ -176,6 +181,11 @@ def test_field_names_must_be_unique_alphanumerically(first: str, second: str) ->
         (json.dumps({"type": "record", "name": "Users"}), '"fields"'),
         (json.dumps({"type": "record", "name": "Users", "fields": [USER_ID], "version": "2.0"}), '"version"'),
         (json.dumps({"type": "record", "name": "Users", "fields": [USER_ID], "namespace": 3}), "namespace"),
+        (
+            json.dumps({"type": "record", "name": "Users", "fields": [USER_ID], "namespace": "a..b"}),
+            "namespace",
+        ),
+        (json.dumps({"type": "record", "name": "Users", "fields": [USER_ID], "version": 1.0}), '"version"'),
         (json.dumps({"type": "record", "name": "Users", "fields": ["USER_ID"]}), "field #1"),
     ],
 )
