@@ -143,6 +143,9 @@ class JobRunner:
                 )
                 with self._lock:
                     self._processes.add(process)
+                    # stop() may have run between this job starting and its process existing.
+                    if self._stopping:
+                        process.terminate()
                 try:
                     assert process.stderr is not None
                     # stderr goes to the log too; its last line is the reason a crash is recorded with.
