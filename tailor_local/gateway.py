@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from functions import wiring
+from functions.protocol.sigv4 import signing_scope
 from tailor_local.handlers import DEFAULT_ACCOUNT_ID, HandlerRegistry
 
 logger = logging.getLogger(__name__)
@@ -35,30 +35,14 @@ PERSONALIZE_TARGET_PREFIX = "AmazonPersonalize."
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
-
-
 def credential_scope(authorization: str | None, query_string: str = "") -> tuple[str, str] | None:
-    """(region, service) from ``Credential=AKID/DATE/REGION/SERVICE/aws4_request``, or None.
+    """(region, service) of the request's SigV4 credential, or None; never raises.
 
-    Never raises: a malformed signature must still reach a handler (or moto), which answers it
-    with the precise AWS error.
+    A malformed signature must still reach a handler (or moto), which answers it with the precise
+    AWS error.
     """
-    credential: str | None = None
-    if authorization and authorization.strip():
-        match = _CREDENTIAL.search(authorization)
-        credential = match.group(1) if match else None
-    elif "X-Amz-Credential" in query_string:
-        for key, value in parse_qsl(query_string, keep_blank_values=True):
-            if key == "X-Amz-Credential":
-                credential = value
-                break
-    if not credential:
-        return None
-    pieces = credential.split("/")
-    if len(pieces) != 5 or not pieces[2] or not pieces[3]:
-        return None
-    return pieces[2], pieces[3].lower()
+    scope = signing_scope({"authorization": authorization or ""}, query_string)
+    return (scope[0], scope[1].lower()) if scope else None
 
 
 @dataclass(frozen=True)
@@ -239,7 +223,7 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not self.accepting:
-            # Keep-alive connections outlive the listening socket; close them instead of serving.
+            # Requests that raced the shutdown get a clear answer, not a half-stopped service.
             response = _json_response(503, {"message": "Tailor is shutting down"}, {"Connection": "close"})
             return response(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")

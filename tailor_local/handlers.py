@@ -98,7 +98,10 @@ class HandlerRegistry:
             return handler
 
     def invoke(self, name: str, event: dict[str, Any], timeout_s: float = 900.0) -> Any:
-        handler = self.get(name)
+        return self.call(name, self.get(name), event, timeout_s)
+
+    def call(self, name: str, handler: Handler, event: dict[str, Any], timeout_s: float = 900.0) -> Any:
+        """Run an already loaded ``handler`` as function ``name``, with a fresh Lambda context."""
         context = LambdaContext(
             function_name=f"tailor-{name}",
             invoked_function_arn=f"arn:aws:lambda:{self._region}:{self._account_id}:function:tailor-{name}",

@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -29,6 +30,13 @@ CrashRecorder = Callable[[str, str, str], None]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TERMINATE_GRACE_S = 5.0
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def default_command(kind: str, arn: str) -> list[str]:
@@ -140,12 +148,15 @@ class JobRunner:
                     stdin=subprocess.DEVNULL,
                     env=self._environment(),
                     cwd=_project_root(),
+                    # Its own process group, so that stopping it reaches what it started (the
+                    # training process) and a Ctrl-C at the terminal reaches only the service.
+                    start_new_session=True,
                 )
                 with self._lock:
                     self._processes.add(process)
                     # stop() may have run between this job starting and its process existing.
                     if self._stopping:
-                        process.terminate()
+                        _signal_group(process, signal.SIGTERM)
                 try:
                     assert process.stderr is not None
                     # stderr goes to the log too; its last line is the reason a crash is recorded with.
@@ -210,15 +221,16 @@ class JobRunner:
                     job.status = "CANCELLED"
                     self._counts["cancelled"] += 1
         for process in processes:
-            if process.poll() is None:
-                process.terminate()
+            _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         for process in processes:
             try:
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                pass
+            # Children of the workflow may outlive it; the group goes in any case.
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
         self._pool.shutdown(wait=True)
 
     def health(self) -> dict[str, Any]:

@@ -111,6 +111,14 @@ def _sequence(record: Mapping[str, Any]) -> str:
     return str(record["kinesis"]["sequenceNumber"])
 
 
+class FunctionUnavailable(Exception):
+    """The function could not be invoked at all (it does not load): Lambda's "before invocation" case.
+
+    Lambda retries those until the records expire, without counting retries; so does the poller, so
+    that a handler that fails to import loses no events and is picked up once it is fixed.
+    """
+
+
 @dataclass(frozen=True)
 class _Outcome:
     """How one invocation went: ``acked`` leading records are done; ``failed`` says the rest failed."""
@@ -152,6 +160,7 @@ class ShardProcessor:
         self.head_failures = 0
         self.last_reason = ""
         self.checkpoint: str | None = None
+        self.unavailable = False
 
     def add(self, records: list[dict[str, Any]]) -> None:
         if records and not self.pending:
@@ -185,7 +194,16 @@ class ShardProcessor:
         batch = self.next_batch()
         if not batch:
             return True
-        outcome = self._call(batch)
+        try:
+            outcome = self._call(batch)
+        except FunctionUnavailable as exc:
+            # Nothing ran, so nothing counts against the records: they wait for the function.
+            self.unavailable = True
+            self.last_reason = str(exc)
+            with self.stats.lock:
+                self.stats.last_error = self.last_reason
+            return False
+        self.unavailable = False
         self.stats.add(invocations=1)
         if not outcome.failed:
             self._ack(outcome.acked)
@@ -241,6 +259,8 @@ class ShardProcessor:
     def _call(self, batch: list[dict[str, Any]]) -> _Outcome:
         try:
             result = self._invoke({"Records": batch})
+        except FunctionUnavailable:
+            raise
         except Exception as exc:  # the function's error fails its batch, as in Lambda
             logger.warning("consumer failed a batch of %d on %s: %s", len(batch), self.shard_id, exc)
             return _Outcome(0, True, True, f"{type(exc).__name__}: {exc}", len(batch))
@@ -353,7 +373,9 @@ class _ShardWorker(threading.Thread):
                     )
                     ok = False
                 self._publish()
-                if not ok and processor.head_failures:
+                if processor.unavailable:
+                    stop.wait(poller.max_backoff_s)
+                elif not ok and processor.head_failures:
                     stop.wait(poller.backoff(processor.head_failures))
                 continue
             if iterator is None and next_poll == float("inf") and not processor.pending:

@@ -16,9 +16,9 @@ from botocore.config import Config
 from functions import config, wiring
 from functions.stores import clients, workflows
 from tailor_local.gateway import Gateway, GatewayServer, moto_wsgi_app
-from tailor_local.handlers import DEFAULT_ACCOUNT_ID, Handler, HandlerRegistry
+from tailor_local.handlers import DEFAULT_ACCOUNT_ID, Handler, HandlerLoadError, HandlerRegistry
 from tailor_local.jobs import Command, CrashRecorder, JobRunner, default_command, record_crash_in_process
-from tailor_local.poller import KinesisPoller
+from tailor_local.poller import FunctionUnavailable, KinesisPoller
 from tailor_local.resources import Provisioned, provision
 
 logger = logging.getLogger(__name__)
@@ -132,8 +132,16 @@ class LocalService:
         }
         handlers = self.handlers
         function = self.consumer.function
+
+        def invoke_consumer(event: dict[str, Any]) -> Any:
+            try:
+                handler = handlers.get(function)
+            except HandlerLoadError as exc:
+                raise FunctionUnavailable(str(exc)) from exc
+            return handlers.call(function, handler, event)
+
         self.poller = KinesisPoller(
-            lambda event: handlers.invoke(function, event),
+            invoke_consumer,
             settings.events_stream,
             consumer=self.consumer,
             dlq_queue_name=settings.dlq_queue,

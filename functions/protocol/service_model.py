@@ -36,8 +36,20 @@ def operation_model(service: str, operation: str) -> OperationModel:
 
 @cache
 def _pattern(regex: str) -> re.Pattern[str]:
-    # AWS front ends match the whole value against the pattern (Java's String.matches).
+    # AWS front ends match the whole value against the pattern (Java's String.matches), and the
+    # models use Java's Unicode classes, which Python's re spells differently.
+    for java, python in _JAVA_CLASSES.items():
+        regex = regex.replace(java, python)
     return re.compile(regex, re.DOTALL)
+
+
+# Only ever used inside [...] or as a whole class; \w covers letters, digits and underscore.
+_JAVA_CLASSES = {
+    r"\p{ASCII}": r"[\x00-\x7f]",
+    r"\p{L}": r"\w",
+    r"\p{N}": r"\d",
+    r"\p{Z}": r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000",
+}
 
 
 def _describe(value: Any) -> str:

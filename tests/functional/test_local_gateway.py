@@ -472,6 +472,31 @@ def test_job_runner_bounds_concurrency_and_terminates_on_stop(tmp_path: Path) ->
     assert crashes.calls == []  # killed by shutdown, not crashed
 
 
+def test_job_runner_stop_reaches_the_processes_a_workflow_started(tmp_path: Path) -> None:
+    script = (
+        "import subprocess, sys, time; "
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "print(child.pid, flush=True); time.sleep(60)"
+    )
+    runner = JobRunner(
+        tmp_path, command=lambda kind, arn: [sys.executable, "-c", script], crash_recorder=Crashes()
+    )
+    runner.start("solution-version", "train")
+    log = tmp_path / "jobs" / "train.log"
+    wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, timeout=10)
+    grandchild = int(log.read_text().splitlines()[-1])
+    runner.stop(grace_s=2)
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{grandchild}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state in ("Z", "X")  # a zombie waiting for a reaper has stopped running
+
+    wait_for(gone, timeout=5)
+
+
 # -- the command line --------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
 
 from functions import wiring
-from tailor_local.poller import ShardProcessor, SourceInfo, lambda_record
+from tailor_local.poller import FunctionUnavailable, ShardProcessor, SourceInfo, lambda_record
 
 pytestmark = pytest.mark.unit
 
@@ -194,3 +194,23 @@ def test_batching_window_waits_for_more_records() -> None:
     assert processor.ready()
     processor.add(records("b", "c", "d", start=2))
     assert processor.ready()  # full batch
+
+
+def test_a_function_that_cannot_load_holds_its_records_without_spending_retries() -> None:
+    loads = [False]
+
+    def invoke(event: dict[str, Any]) -> Any:
+        if not loads[0]:
+            raise FunctionUnavailable("No module named 'functions.handlers.ingest'")
+        return None
+
+    sent: list[Any] = []
+    processor = ShardProcessor("s", CONSUMER, invoke, lambda *a: sent.append(a))
+    processor.add(records("a", "b"))
+    for _ in range(10):
+        assert processor.process() is False
+    assert processor.unavailable and processor.head_failures == 0 and not sent
+    assert len(processor.pending) == 2
+    loads[0] = True
+    assert processor.process() is True
+    assert not processor.pending and processor.stats.records_delivered == 2

@@ -113,3 +113,17 @@ def test_validation_counts_every_error():
 def test_valid_input_passes_through():
     params = {"name": "movies", "domain": "VIDEO_ON_DEMAND"}
     assert validate_input(CONTROL, "CreateDatasetGroup", params) == params
+
+
+def test_every_model_pattern_compiles_and_next_tokens_pass():
+    from functions.protocol.service_model import _pattern, service_model
+
+    for service in (CONTROL, RUNTIME, EVENTS):
+        model = service_model(service)
+        for name in model.shape_names:
+            regex = model.shape_for(name).metadata.get("pattern")
+            if regex:
+                _pattern(regex)
+    assert validate_input(CONTROL, "ListSchemas", {"nextToken": "eyJvIjogMn0="})
+    with pytest.raises(InvalidInputException):
+        validate_input(CONTROL, "ListSchemas", {"nextToken": "é" * 3})
