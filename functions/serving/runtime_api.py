@@ -112,7 +112,7 @@ class Runtime:
         version = _version(campaign["solutionVersionArn"])
         model = MODELS.get(version["solutionVersionArn"])
         n = numResults or 25
-        if model.recipe_type == "RELATED_ITEMS":
+        if model.contract == "item_neighbors":
             if not itemId:
                 raise InvalidInputException(
                     f"Campaign {campaignArn} recommends related items: itemId is required."

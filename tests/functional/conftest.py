@@ -50,12 +50,13 @@ def signed_event(
     secret_key: str = "test",
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event for a request boto3 would have signed."""
-    headers = {"Content-Type": "application/x-amz-json-1.1" if target else "application/json"}
+    host = f"personalize.{REGION}.amazonaws.com"
+    headers = {"Host": host, "Content-Type": "application/x-amz-json-1.1" if target else "application/json"}
     if target:
         headers["X-Amz-Target"] = f"AmazonPersonalize.{target}"
     data = json.dumps(body)
     request = AWSRequest(
-        method="POST", url=f"https://personalize.{REGION}.amazonaws.com{path}", data=data, headers=headers
+        method="POST", url=f"https://{host}{path}", data=data, headers=headers
     )
     SigV4Auth(Credentials(access_key, secret_key), "personalize", REGION).add_auth(request)
     return {

@@ -69,6 +69,9 @@ class UserPersonalizationHyperparameters(Hyperparameters):
     learning_rate: float = hyperparameter(0.003, low=1e-5, high=1.0, doc="Adam learning rate (Tailor).")
     batch_size: int = hyperparameter(128, low=1, high=4096, doc="Windows per optimizer step (Tailor).")
     dropout: float = hyperparameter(0.2, low=0.0, high=0.9, doc="Dropout on embeddings and GRU output (Tailor).")
+    target_horizon: int = hyperparameter(
+        1, low=1, high=64, doc="Each step learns to predict the next this-many items (Tailor)."
+    )
 
     def __post_init__(self) -> None:
         if self.min_user_history_length_percentile > self.max_user_history_length_percentile:
@@ -99,37 +102,46 @@ def model_input(histories: Sequence[np.ndarray], length: int) -> np.ndarray:
 @dataclass(frozen=True)
 class Windows:
     inputs: np.ndarray  # int64 [W, L], item + 1, 0 = padding
-    targets: np.ndarray  # int64 [W, L], item + 1, 0 = no loss at this step
-    weights: np.ndarray  # float32 [W, L]
+    targets: np.ndarray  # int64 [W, L, H], the next H items + 1; 0 = none (or the step carries no loss)
+    weights: np.ndarray  # float32 [W, L], loss weight of the step
 
 
-def build_windows(sequences: Sequence[np.ndarray], weights: Sequence[np.ndarray], length: int) -> Windows:
+def build_windows(
+    sequences: Sequence[np.ndarray], weights: Sequence[np.ndarray], length: int, horizon: int = 1
+) -> Windows:
+    """Training windows of ``length`` inputs; step i's targets are the items i+1 .. i+horizon."""
     stride = max(1, length // 2)
     inputs: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     target_weights: list[np.ndarray] = []
+    ahead = np.arange(1, horizon + 1)
     for seq, weight in zip(sequences, weights, strict=True):
-        end = len(seq) - 1  # index of the newest target in the window
+        n = len(seq)
+        end = n - 1  # index of the newest next-item target in the window
         while end >= 1:
             start = max(0, end - length)  # index of the oldest input
-            x = np.zeros(length, dtype=np.int64)
-            y = np.zeros(length, dtype=np.int64)
-            w = np.zeros(length, dtype=np.float32)
             span = end - start
-            x[length - span :] = seq[start:end] + 1
-            y[length - span :] = seq[start + 1 : end + 1] + 1
-            w[length - span :] = weight[start + 1 : end + 1]
+            steps = np.arange(start, end)
+            future = steps[:, None] + ahead[None, :]
+            y = np.where(future < n, seq[np.minimum(future, n - 1)] + 1, 0)
             first_scored = end - stride + 1 if end - stride >= 1 else 1
-            unscored = first_scored - (start + 1)
-            if unscored > 0:
-                y[length - span : length - span + unscored] = 0
+            y[steps + 1 < first_scored] = 0
+            x = np.zeros(length, dtype=np.int64)
+            x[length - span :] = seq[start:end] + 1
+            padded = np.zeros((length, horizon), dtype=np.int64)
+            padded[length - span :] = y
+            w = np.zeros(length, dtype=np.float32)
+            w[length - span :] = weight[start + 1 : end + 1]
             inputs.append(x)
-            targets.append(y)
+            targets.append(padded)
             target_weights.append(w)
             end -= stride
     if not inputs:
-        empty = np.zeros((0, length), dtype=np.int64)
-        return Windows(empty, empty.copy(), np.zeros((0, length), dtype=np.float32))
+        return Windows(
+            np.zeros((0, length), dtype=np.int64),
+            np.zeros((0, length, horizon), dtype=np.int64),
+            np.zeros((0, length), dtype=np.float32),
+        )
     return Windows(np.stack(inputs), np.stack(targets), np.stack(target_weights))
 
 
@@ -214,7 +226,7 @@ class UserPersonalizationRecipe(Recipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        windows = build_windows(*self._sequences(used), hp.bptt)
+        windows = build_windows(*self._sequences(used), hp.bptt, hp.target_horizon)
         self.model = _build_model(self.n_items, hp.hidden_dimension, hp.dropout).to(device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate)
         n_windows = windows.inputs.shape[0]
@@ -240,18 +252,19 @@ class UserPersonalizationRecipe(Recipe):
                     scheduler.step()
                     continue
                 optimizer.zero_grad(set_to_none=True)
-                batch_weight = float(weights[batch].masked_fill(targets[batch] == 0, 0.0).sum())
+                batch_weight = float(weights[batch].masked_fill(targets[batch][..., 0] == 0, 0.0).sum())
                 for part in torch.split(batch, micro):
                     x = inputs[part].to(device)
                     y = targets[part].to(device)
                     w = weights[part].to(device)
-                    mask = y > 0
+                    mask = y[..., 0] > 0
                     if not bool(mask.any()):
                         continue
-                    states = self.model.encode(x)[mask]
-                    losses = torch.nn.functional.cross_entropy(
-                        self.model.logits(states), y[mask] - 1, reduction="none"
-                    )
+                    log_p = torch.log_softmax(self.model.logits(self.model.encode(x)[mask]), dim=-1)
+                    future = y[mask]
+                    valid = future > 0
+                    picked = log_p.gather(1, (future - 1).clamp(min=0)) * valid
+                    losses = -picked.sum(dim=1) / valid.sum(dim=1)
                     loss = (losses * w[mask]).sum() / max(batch_weight, 1e-12)
                     loss.backward()
                     total_loss += float(loss.detach()) * batch_weight

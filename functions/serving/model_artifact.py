@@ -1,0 +1,185 @@
+"""Loading a trained model artifact and answering recommendation requests with it.
+
+The runtime Lambda's model layer: numpy and onnxruntime only (no torch, nothing from ``training``), so
+the contract between the two sides is the artifact format alone (``training/ARTIFACT.md``).
+
+Scores. For ``sequence_scores`` models the graph returns one logit per catalogue item; the score of an
+item is its softmax probability over the whole catalogue, as Personalize defines User-Personalization
+scores, so the scores of the returned items are in [0, 1] and sum to at most 1 (items the user has seen
+keep their share of the denominator but are never returned). Cold-start users (no known history) get the
+most popular items scored by their share of all training interactions, which is the same softmax a
+popularity model produces. For ``item_neighbors`` models the score is the SIMS similarity of the
+neighbour (see the aws-sims recipe); items that fill the list up from the popularity ranking, when an item
+is unknown or has too few neighbours, score 0.0 because they are not similar, only popular.
+
+Per call: one ``InferenceSession.run`` on one thread, a softmax over the scores and ``argpartition`` for
+the top n, so the cost is the graph plus O(n_items).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+
+FORMAT_VERSION = 1
+SEQUENCE_SCORES = "sequence_scores"
+ITEM_NEIGHBORS = "item_neighbors"
+
+
+class ModelArtifactError(Exception):
+    """The model directory is not a complete artifact of a supported format."""
+
+
+class UnsupportedRequestError(Exception):
+    """The request needs a different kind of model (e.g. similar items from a user-personalization model)."""
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise ModelArtifactError(f"{path.name} is missing from the model artifact {path.parent}") from None
+    except json.JSONDecodeError as error:
+        raise ModelArtifactError(f"{path.name} in {path.parent} is not valid JSON: {error.msg}") from None
+
+
+def collapse_repeats(history: np.ndarray) -> np.ndarray:
+    if len(history) < 2:
+        return history
+    keep = np.empty(len(history), dtype=bool)
+    keep[0] = True
+    np.not_equal(history[1:], history[:-1], out=keep[1:])
+    return history[keep]
+
+
+@dataclass
+class LoadedModel:
+    manifest: dict[str, Any]
+    items: list[str]
+    item_index: dict[str, int]
+    histories: dict[str, np.ndarray]
+    popular_items: np.ndarray  # int64 item indices, most popular first
+    popular_scores: np.ndarray  # float64, share of all training interactions
+    session: onnxruntime.InferenceSession
+
+    @property
+    def contract(self) -> str:
+        return str(self.manifest["contract"])
+
+    @property
+    def recipe(self) -> str:
+        return str(self.manifest["recipe"])
+
+    @property
+    def max_sequence_length(self) -> int:
+        return int(self.manifest["max_sequence_length"])
+
+    @classmethod
+    def load(cls, model_dir: str) -> LoadedModel:
+        root = Path(model_dir)
+        manifest = _read_json(root / "manifest.json")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ModelArtifactError(
+                f"Unsupported model format_version {manifest.get('format_version')!r} (expected {FORMAT_VERSION})"
+            )
+        if manifest.get("contract") not in (SEQUENCE_SCORES, ITEM_NEIGHBORS):
+            raise ModelArtifactError(f"Unsupported model contract {manifest.get('contract')!r}")
+        items = [str(item) for item in _read_json(root / "items.json")]
+        histories = {
+            str(user): np.asarray(indices, dtype=np.int64) for user, indices in _read_json(root / "users.json").items()
+        }
+        popular = _read_json(root / "popular.json")
+        total = float(manifest.get("training", {}).get("interactions") or sum(popular["counts"]) or 1)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        try:
+            session = onnxruntime.InferenceSession(
+                str(root / manifest["onnx_file"]), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors for unreadable graphs
+            raise ModelArtifactError(f"Cannot load {manifest['onnx_file']}: {error}") from error
+        declared = [spec["name"] for spec in manifest["inputs"]], [spec["name"] for spec in manifest["outputs"]]
+        actual = [node.name for node in session.get_inputs()], [node.name for node in session.get_outputs()]
+        if declared != actual:
+            raise ModelArtifactError(f"The ONNX graph's inputs/outputs {actual} differ from the manifest {declared}")
+        return cls(
+            manifest=manifest,
+            items=items,
+            item_index={item: i for i, item in enumerate(items)},
+            histories=histories,
+            popular_items=np.asarray(popular["items"], dtype=np.int64),
+            popular_scores=np.asarray(popular["counts"], dtype=np.float64) / total,
+            session=session,
+        )
+
+    def history_of(self, user_id: str | None, extra_history: Sequence[str] = ()) -> np.ndarray:
+        """Training history of the user plus the known items of ``extra_history``, chronological."""
+        known = self.histories.get(user_id) if user_id is not None else None
+        extra = [self.item_index[item] for item in extra_history if item in self.item_index]
+        if known is None:
+            return np.asarray(extra, dtype=np.int64)
+        if not extra:
+            return known
+        return np.concatenate([known, np.asarray(extra, dtype=np.int64)])
+
+    def _popular(self, n: int, excluded: Iterable[int] = (), score: float | None = None) -> list[tuple[str, float]]:
+        skip = set(excluded)
+        out: list[tuple[str, float]] = []
+        for index, share in zip(self.popular_items, self.popular_scores, strict=True):
+            if len(out) >= n:
+                break
+            if int(index) not in skip:
+                out.append((self.items[index], float(share) if score is None else score))
+        return out
+
+    def recommend_for_user(self, user_id: str | None, extra_history: list[str], n: int) -> list[tuple[str, float]]:
+        """Top ``n`` (item_id, score) the user has not interacted with, best first."""
+        if self.contract != SEQUENCE_SCORES:
+            raise UnsupportedRequestError(f"Recipe {self.recipe} recommends items for an item, not for a user")
+        if n <= 0:
+            return []
+        history = self.history_of(user_id, extra_history)
+        if history.size == 0:
+            return self._popular(n)
+        length = self.max_sequence_length
+        sequence = np.zeros((1, length), dtype=np.int64)
+        tail = collapse_repeats(history)[-length:]
+        sequence[0, length - len(tail) :] = tail + 1
+        logits = self.session.run(None, {"item_sequence": sequence})[0][0]
+        probabilities = np.exp(logits - logits.max(), dtype=np.float64)
+        probabilities /= probabilities.sum()
+        probabilities[history] = -1.0  # seen items keep their share of the denominator, never returned
+        take = min(n, len(probabilities))
+        top = np.argpartition(-probabilities, take - 1)[:take] if take < len(probabilities) else np.arange(take)
+        top = top[np.lexsort((top, -probabilities[top]))]
+        return [(self.items[i], float(probabilities[i])) for i in top if probabilities[i] >= 0.0]
+
+    def similar_items(self, item_id: str, n: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+        """Top ``n`` (item_id, similarity) for ``item_id``, filled up with popular items (score 0.0)."""
+        if self.contract != ITEM_NEIGHBORS:
+            raise UnsupportedRequestError(f"Recipe {self.recipe} recommends items for a user, not for an item")
+        if n <= 0:
+            return []
+        skip = {self.item_index[item] for item in exclude if item in self.item_index}
+        index = self.item_index.get(item_id)
+        out: list[tuple[str, float]] = []
+        if index is not None:
+            skip.add(index)
+            neighbors, scores = self.session.run(None, {"item_index": np.asarray([index], dtype=np.int64)})
+            for neighbor, score in zip(neighbors[0], scores[0], strict=True):
+                if len(out) >= n or neighbor < 0:
+                    break
+                if int(neighbor) not in skip:
+                    skip.add(int(neighbor))
+                    out.append((self.items[neighbor], float(score)))
+        if len(out) < n:
+            out.extend(self._popular(n - len(out), skip, score=0.0))
+        return out

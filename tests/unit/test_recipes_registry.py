@@ -1,0 +1,120 @@
+"""The recipe registry, its catalogue and typed hyperparameter parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.errors import HyperparameterError, UnknownRecipeError
+from training.recipes import RECIPES, get_recipe, recipe_names
+from training.recipes.sims import SimsHyperparameters
+from training.recipes.user_personalization import UserPersonalizationHyperparameters
+
+pytestmark = pytest.mark.unit
+
+NAMES = ("aws-popularity-count", "aws-sims", "aws-user-personalization")
+
+
+def test_registry_has_the_three_recipes() -> None:
+    assert recipe_names() == sorted(NAMES)
+    for name in NAMES:
+        cls = get_recipe(name)
+        assert cls.name == name
+        assert get_recipe(f"arn:aws:personalize:::recipe/{name}") is cls
+
+
+@pytest.mark.parametrize("name", ["aws-hrnn", "AWS-SIMS", "", "arn:aws:personalize:::recipe/aws-hrnn", "sims"])
+def test_unknown_recipe_raises_and_names_the_choices(name: str) -> None:
+    with pytest.raises(UnknownRecipeError) as caught:
+        get_recipe(name)
+    message = str(caught.value)
+    assert repr(name) in message
+    for known in NAMES:
+        assert known in message
+
+
+def test_catalogue_describes_each_recipe() -> None:
+    assert sorted(RECIPES) == sorted(NAMES)
+    expected_types = {
+        "aws-popularity-count": "USER_PERSONALIZATION",
+        "aws-sims": "RELATED_ITEMS",
+        "aws-user-personalization": "USER_PERSONALIZATION",
+    }
+    for name, info in RECIPES.items():
+        assert info.name == name
+        assert info.recipe_arn == f"arn:aws:personalize:::recipe/{name}"
+        assert info.algorithm_arn == f"arn:aws:personalize:::algorithm/{name}"
+        assert info.feature_transformation_arn.startswith("arn:aws:personalize:::feature-transformation/")
+        assert info.recipe_type == expected_types[name]
+        assert info.description
+        assert "INTERACTIONS" in info.required_datasets
+        assert all(isinstance(v, str) for v in info.default_hyperparameters.values())
+        assert set(info.hyperparameter_ranges) == set(info.default_hyperparameters)
+
+
+def test_documented_personalize_defaults() -> None:
+    up = RECIPES["aws-user-personalization"].default_hyperparameters
+    assert up["hidden_dimension"] == "149"
+    assert up["bptt"] == "32"
+    assert up["recency_mask"] == "true"
+    assert up["min_user_history_length_percentile"] == "0.0"
+    assert up["max_user_history_length_percentile"] == "0.99"
+    sims = RECIPES["aws-sims"].default_hyperparameters
+    assert sims["popularity_discount_factor"] == "0.5"
+    assert sims["min_cointeraction_count"] == "3"
+    assert sims["min_user_history_length_percentile"] == "0.005"
+    assert sims["max_user_history_length_percentile"] == "0.995"
+    assert dict(RECIPES["aws-popularity-count"].default_hyperparameters) == {}
+
+
+def test_ranges_follow_the_field_types() -> None:
+    ranges = RECIPES["aws-user-personalization"].hyperparameter_ranges
+    assert ranges["hidden_dimension"]["type"] == "integer"
+    assert (ranges["hidden_dimension"]["min"], ranges["hidden_dimension"]["max"]) == (32, 256)
+    assert ranges["recency_mask"]["type"] == "categorical"
+    assert ranges["max_user_history_length_percentile"]["type"] == "continuous"
+
+
+def test_hyperparameters_parse_from_strings() -> None:
+    parsed = get_recipe("aws-user-personalization").parse_hyperparameters(
+        {"hidden_dimension": "64", "recency_mask": "False", "learning_rate": "0.01"}
+    )
+    assert isinstance(parsed, UserPersonalizationHyperparameters)
+    assert parsed.hidden_dimension == 64
+    assert parsed.recency_mask is False
+    assert parsed.learning_rate == pytest.approx(0.01)
+    assert parsed.bptt == 32  # default kept
+    assert parsed.to_strings()["recency_mask"] == "false"
+    assert type(parsed).from_strings(parsed.to_strings()) == parsed
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ({"hidden_dim": "64"}, "'hidden_dim'"),
+        ({"hidden_dimension": "sixty"}, "integer"),
+        ({"hidden_dimension": "1000"}, "[32, 256]"),
+        ({"hidden_dimension": "64.5"}, "integer"),
+        ({"recency_mask": "yes"}, "true or false"),
+        ({"learning_rate": "nan"}, "finite"),
+        ({"min_user_history_length_percentile": "0.9", "max_user_history_length_percentile": "0.5"}, "exceed"),
+    ],
+)
+def test_bad_hyperparameters_are_rejected_by_name(raw: dict[str, str], fragment: str) -> None:
+    with pytest.raises(HyperparameterError) as caught:
+        get_recipe("aws-user-personalization").parse_hyperparameters(raw)
+    assert fragment in str(caught.value)
+
+
+def test_unknown_key_message_lists_the_valid_ones() -> None:
+    with pytest.raises(HyperparameterError) as caught:
+        get_recipe("aws-sims").parse_hyperparameters({"bptt": "8"})
+    message = str(caught.value)
+    assert "'bptt'" in message and "aws-sims" in message and "popularity_discount_factor" in message
+    with pytest.raises(HyperparameterError):
+        get_recipe("aws-popularity-count").parse_hyperparameters({"anything": "1"})
+
+
+def test_sims_hyperparameters_types() -> None:
+    parsed = SimsHyperparameters.from_strings({"popularity_discount_factor": "0.25", "min_cointeraction_count": "0"})
+    assert parsed.popularity_discount_factor == pytest.approx(0.25)
+    assert parsed.min_cointeraction_count == 0
