@@ -40,12 +40,24 @@ class WorkflowFailed(Exception):
     """A failure whose message is shown to the user as ``failureReason``."""
 
 
-def _set(arn: str, status: str, reason: str | None = None, **fields: Any) -> dict[str, Any]:
+class Superseded(Exception):
+    """The resource left the status this step expected (e.g. a stop was requested meanwhile)."""
+
+
+def _set(
+    arn: str, status: str, reason: str | None = None, expect: frozenset[str] | None = None, **fields: Any
+) -> dict[str, Any]:
     def change(doc: dict[str, Any]) -> dict[str, Any]:
+        if expect is not None and doc["status"] not in expect:
+            raise Superseded(doc["status"])
         doc.update(fields)
         return lc.set_status(doc, status, reason)
 
     return ResourceStore().update(arn, change)
+
+
+PENDING = frozenset({lc.CREATE_PENDING})
+RUNNING = frozenset({lc.CREATE_IN_PROGRESS})
 
 
 # -- dataset import ------------------------------------------------------------------------------
@@ -63,7 +75,7 @@ def _source_keys(location: str) -> tuple[str, list[str]]:
 
 def import_dataset(job_arn: str) -> None:
     store = ResourceStore()
-    job = _set(job_arn, lc.CREATE_IN_PROGRESS)
+    job = _set(job_arn, lc.CREATE_IN_PROGRESS, expect=PENDING)
     dataset = store.get(job["datasetArn"], lc.DATASET)
     schema = parse_schema(store.get(dataset["schemaArn"], lc.SCHEMA)["schema"])
     try:
@@ -182,7 +194,11 @@ def _training_env() -> dict[str, str]:
 
 def train_solution_version(version_arn: str) -> None:
     store = ResourceStore()
-    version = _set(version_arn, lc.CREATE_IN_PROGRESS)
+    try:
+        version = _set(version_arn, lc.CREATE_IN_PROGRESS, expect=PENDING)
+    except Superseded:
+        record_crash(workflows.SOLUTION_VERSION, version_arn, "Stopped before training started.")
+        return
     work = Path(tempfile.mkdtemp(prefix="tailor-train-"))
     try:
         input_dir, model_dir, output_dir = work / "input", work / "model", work / "output"
@@ -249,9 +265,9 @@ def deploy_campaign(campaign_arn: str) -> None:
     if campaign["status"] == lc.ACTIVE and update and update["status"] == lc.UPDATE_PENDING:
         _update_campaign(campaign_arn, update)
         return
-    _set(campaign_arn, lc.CREATE_IN_PROGRESS)
+    _set(campaign_arn, lc.CREATE_IN_PROGRESS, expect=PENDING)
     _check_model_loads(campaign["solutionVersionArn"])
-    _set(campaign_arn, lc.ACTIVE)
+    _set(campaign_arn, lc.ACTIVE, expect=RUNNING)
 
 
 def _set_update(campaign_arn: str, status: str, reason: str | None = None, switch: bool = False) -> None:
@@ -307,6 +323,8 @@ def record_crash(kind: str, arn: str, reason: str) -> None:
 def run_workflow(kind: str, arn: str) -> None:
     try:
         RUNNERS[kind](arn)
+    except Superseded:
+        record_crash(kind, arn, "The resource changed status while its workflow ran.")
     except WorkflowFailed as exc:
         record_crash(kind, arn, str(exc))
     except Exception as exc:
