@@ -41,7 +41,7 @@ class StreamConsumer:
     stream_env: str
     function: str
     batch_size: int
-    max_batching_window_s: float
+    max_batching_window_s: int  # whole seconds, as Lambda takes it; 0 = deliver as soon as records arrive
     bisect_on_error: bool
     max_retry_attempts: int
     report_batch_item_failures: bool
@@ -74,7 +74,7 @@ EVENTS_CONSUMER = StreamConsumer(
     stream_env=ENV_EVENTS_STREAM,
     function="ingest",
     batch_size=100,
-    max_batching_window_s=0.1,
+    max_batching_window_s=0,
     bisect_on_error=True,
     max_retry_attempts=3,
     report_batch_item_failures=True,
