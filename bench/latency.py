@@ -75,7 +75,7 @@ def wait(describe, key: str) -> dict[str, Any]:
         time.sleep(1)
 
 
-def build_campaign(url: str, items: int) -> tuple[str, list[str]]:
+def build_campaign(url: str, items: int) -> tuple[str, str, list[str]]:
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     s3, p = session.client("s3", endpoint_url=url), session.client("personalize", endpoint_url=url)
     users = max(2000, items // 20)
@@ -102,7 +102,8 @@ def build_campaign(url: str, items: int) -> tuple[str, list[str]]:
     wait(lambda: p.describe_solution_version(solutionVersionArn=version), "solutionVersion")
     campaign = p.create_campaign(name=f"bench-{items}", solutionVersionArn=version)["campaignArn"]
     wait(lambda: p.describe_campaign(campaignArn=campaign), "campaign")
-    return campaign, [f"u{u}" for u in range(users)]
+    tracking_id = p.create_event_tracker(name=f"bench-{items}", datasetGroupArn=group)["trackingId"]
+    return campaign, tracking_id, [f"u{u}" for u in range(users)]
 
 
 def runtime_client(url: str) -> Any:
@@ -153,6 +154,38 @@ def measure(url: str, campaign: str, users: list[str], requests: int, threads: i
     }
 
 
+def measure_freshness(url: str, campaign: str, tracking_id: str, users: list[str], samples: int) -> float:
+    """Median seconds from PutEvents returning to GetRecommendations no longer offering the item."""
+    client = runtime_client(url)
+    events = boto3.client(
+        "personalize-events",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    delays = []
+    for i in range(samples):
+        user = users[-(i + 1)]
+        top = client.get_recommendations(campaignArn=campaign, userId=user)["itemList"][0]["itemId"]
+        events.put_events(
+            trackingId=tracking_id,
+            userId=user,
+            sessionId=f"s-{user}",
+            eventList=[{"eventType": "click", "itemId": top, "sentAt": time.time()}],
+        )
+        sent = time.perf_counter()
+        while time.perf_counter() - sent < 10:
+            items = [
+                i["itemId"] for i in client.get_recommendations(campaignArn=campaign, userId=user)["itemList"]
+            ]
+            if top not in items:
+                break
+            time.sleep(0.005)
+        delays.append(time.perf_counter() - sent)
+    return percentile(delays, 0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
@@ -166,18 +199,23 @@ def main() -> None:
     try:
         for items in args.items:
             started = time.monotonic()
-            campaign, users = build_campaign(url, items)
+            campaign, tracking_id, users = build_campaign(url, items)
             built = time.monotonic() - started
             result = measure(url, campaign, users, args.requests, args.threads, args.seconds)
+            result["fresh"] = measure_freshness(url, campaign, tracking_id, users, 30)
             rows.append((items, built, result))
     finally:
         process.terminate()
         process.wait(timeout=30)
     print("\nGetRecommendations through the local endpoint (user-personalization, numResults=25)")
-    print(f"| items | build (s) | p50 (ms) | p99 (ms) | req/s ({args.threads} clients) |")
-    print("|---:|---:|---:|---:|---:|")
+    print(
+        f"| items | build (s) | p50 (ms) | p99 (ms) | req/s ({args.threads} clients) | event visible (p50, s) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
     for items, built, r in rows:
-        print(f"| {items:,} | {built:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rps']:.0f} |")
+        print(
+            f"| {items:,} | {built:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rps']:.0f} | {r['fresh']:.3f} |"
+        )
 
 
 if __name__ == "__main__":
