@@ -209,12 +209,14 @@ def main() -> None:
         process.wait(timeout=30)
     print("\nGetRecommendations through the local endpoint (user-personalization, numResults=25)")
     print(
-        f"| items | build (s) | p50 (ms) | p99 (ms) | req/s ({args.threads} clients) | event visible (p50, s) |"
+        f"| items | build (s) | p50 (ms) | p99 (ms) | req/s ({args.threads} clients) "
+        "| event visible (p50, s) |"
     )
     print("|---:|---:|---:|---:|---:|---:|")
     for items, built, r in rows:
         print(
-            f"| {items:,} | {built:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rps']:.0f} | {r['fresh']:.3f} |"
+            f"| {items:,} | {built:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rps']:.0f} "
+            f"| {r['fresh']:.3f} |"
         )
 
 
