@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,19 +68,51 @@ def target(tailor_url: str) -> Target:
     return Target(tailor_url)
 
 
+def _undeclared(value, shape, path: str) -> list[str]:
+    """Paths in a raw JSON response that the model's output shape does not declare."""
+    if shape is None:
+        return []
+    if shape.type_name == "structure" and isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            if key not in shape.members:
+                found.append(f"{path}.{key}")
+            else:
+                found.extend(_undeclared(item, shape.members[key], f"{path}.{key}"))
+        return found
+    if shape.type_name == "list" and isinstance(value, list):
+        return [p for item in value for p in _undeclared(item, shape.member, f"{path}[]")]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return [p for k, item in value.items() for p in _undeclared(item, shape.value, f"{path}.{k}")]
+    return []
+
+
+def _checked(client):
+    """A client whose every successful response must use only members of the declared output shape."""
+
+    def check(http_response, parsed, model, **_):
+        if http_response.status_code != 200 or not http_response.content:
+            return
+        extra = _undeclared(json.loads(http_response.content), model.output_shape, model.name)
+        assert not extra, f"response members not in botocore's model: {extra}"
+
+    client.meta.events.register("after-call", check)
+    return client
+
+
 @pytest.fixture(scope="session")
 def personalize(target: Target):
-    return target.client("personalize")
+    return _checked(target.client("personalize"))
 
 
 @pytest.fixture(scope="session")
 def runtime(target: Target):
-    return target.client("personalize-runtime")
+    return _checked(target.client("personalize-runtime"))
 
 
 @pytest.fixture(scope="session")
 def events(target: Target):
-    return target.client("personalize-events")
+    return _checked(target.client("personalize-events"))
 
 
 @pytest.fixture(scope="session")
