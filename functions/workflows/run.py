@@ -17,8 +17,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -208,24 +210,27 @@ def train_solution_version(version_arn: str) -> None:
         model_dir.mkdir()
         output_dir.mkdir()
         started = time.monotonic()
-        with open(work / "training.log", "wb") as log:
-            process = subprocess.Popen(
-                _training_command(input_dir, model_dir, output_dir),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_training_env(),
-            )
-            while process.poll() is None:
-                time.sleep(STOP_POLL_S)
-                if store.get(version_arn, lc.SOLUTION_VERSION)["status"] == lc.CREATE_STOPPING:
-                    process.send_signal(signal.SIGTERM)
-                    process.wait()
-                    _set(version_arn, lc.CREATE_STOPPED)
-                    return
+        process = subprocess.Popen(
+            _training_command(input_dir, model_dir, output_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=_training_env(),
+        )
+        last_lines: deque[str] = deque(maxlen=3)
+        relay = threading.Thread(target=_relay, args=(process, last_lines), daemon=True)
+        relay.start()
+        while process.poll() is None:
+            time.sleep(STOP_POLL_S)
+            if store.get(version_arn, lc.SOLUTION_VERSION)["status"] == lc.CREATE_STOPPING:
+                process.send_signal(signal.SIGTERM)
+                process.wait()
+                _set(version_arn, lc.CREATE_STOPPED)
+                return
+        relay.join(timeout=5)
         hours = (time.monotonic() - started) / 3600
         if process.returncode != 0:
             failure = output_dir / "failure"
-            reason = failure.read_text().strip() if failure.exists() else _tail(work / "training.log")
+            reason = failure.read_text().strip() if failure.exists() else " ".join(last_lines)
             raise WorkflowFailed(reason or f"Training exited with status {process.returncode}.")
         BlobStore().upload_dir(model_dir, settings().artifacts_bucket, artifacts.model_prefix(version_arn))
         metrics = json.loads((model_dir / "metrics.json").read_text())
@@ -243,9 +248,13 @@ def train_solution_version(version_arn: str) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _tail(path: Path, lines: int = 1) -> str:
-    text = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
-    return " ".join(text[-lines:])
+def _relay(process: subprocess.Popen[bytes], last_lines: deque[str]) -> None:
+    """Copy the training container's output into this workflow's log, live, keeping the last lines."""
+    assert process.stdout is not None
+    for raw in process.stdout:
+        line = raw.decode("utf-8", "replace").rstrip()
+        last_lines.append(line)
+        print(line, flush=True)
 
 
 # -- campaign deployment -------------------------------------------------------------------------

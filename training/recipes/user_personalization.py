@@ -69,6 +69,9 @@ class UserPersonalizationHyperparameters(Hyperparameters):
     learning_rate: float = hyperparameter(0.003, low=1e-5, high=1.0, doc="Adam learning rate (Tailor).")
     batch_size: int = hyperparameter(128, low=1, high=4096, doc="Windows per optimizer step (Tailor).")
     dropout: float = hyperparameter(0.2, low=0.0, high=0.9, doc="Dropout on embeddings and GRU output (Tailor).")
+    cooccurrence_init: bool = hyperparameter(
+        True, doc="Start item embeddings from the SVD of the co-occurrence (Tailor)."
+    )
     target_horizon: int = hyperparameter(
         1, low=1, high=64, doc="Each step learns to predict the next this-many items (Tailor)."
     )
@@ -145,7 +148,38 @@ def build_windows(
     return Windows(np.stack(inputs), np.stack(targets), np.stack(target_weights))
 
 
-def _build_model(n_items: int, dim: int, dropout: float) -> Any:
+def cooccurrence_embeddings(data: Interactions, dim: int, seed: int) -> np.ndarray:
+    """Item vectors whose dot products approximate the items' cosine co-occurrence.
+
+    Truncated SVD of the user-item matrix with columns scaled by 1/sqrt(users per item): with
+    A = U S V^T, (V S)(V S)^T is the cosine similarity of the items' user sets (the SIMS similarity with
+    popularity_discount_factor 0.5), which item-to-item recommenders show is a strong signal even where
+    a learned embedding sees an item only a few times.
+    """
+    import torch
+
+    pairs = np.unique(data.item * np.int64(data.n_users) + data.user)
+    items, users = pairs // data.n_users, pairs % data.n_users
+    per_item = np.bincount(items, minlength=data.n_items).astype(np.float64)
+    values = 1.0 / np.sqrt(per_item[items])
+    matrix = torch.sparse_coo_tensor(
+        torch.from_numpy(np.stack([users, items])),
+        torch.from_numpy(values.astype(np.float32)),
+        size=(data.n_users, data.n_items),
+    ).coalesce()
+    rank = min(dim, data.n_users, data.n_items)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    _, singular, right = torch.svd_lowrank(matrix, q=rank, niter=4)
+    torch.random.set_rng_state(generator_state)
+    vectors = np.zeros((data.n_items, dim), dtype=np.float32)
+    vectors[:, :rank] = (right * singular).numpy()
+    norms = np.linalg.norm(vectors, axis=1)
+    scale = float(norms[norms > 0].mean()) if (norms > 0).any() else 1.0
+    return vectors / scale
+
+
+def _build_model(n_items: int, dim: int, dropout: float, init: np.ndarray | None = None) -> Any:
     import torch
     from torch import nn
 
@@ -155,6 +189,8 @@ def _build_model(n_items: int, dim: int, dropout: float) -> Any:
             self.item_embedding = nn.Embedding(n_items + 1, dim, padding_idx=0)
             nn.init.normal_(self.item_embedding.weight, std=0.05)
             with torch.no_grad():
+                if init is not None:
+                    self.item_embedding.weight[1:] = torch.from_numpy(init)
                 self.item_embedding.weight[0].zero_()
             self.gru = nn.GRU(dim, dim, batch_first=True)
             self.dropout = nn.Dropout(dropout)
@@ -227,7 +263,8 @@ class UserPersonalizationRecipe(Recipe):
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
         windows = build_windows(*self._sequences(used), hp.bptt, hp.target_horizon)
-        self.model = _build_model(self.n_items, hp.hidden_dimension, hp.dropout).to(device)
+        init = cooccurrence_embeddings(used, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
+        self.model = _build_model(self.n_items, hp.hidden_dimension, hp.dropout, init).to(device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate)
         n_windows = windows.inputs.shape[0]
         # Small data sets would get one or two optimizer steps per epoch at the configured batch size;
