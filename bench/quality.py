@@ -58,9 +58,10 @@ SHOWN = (
 def prepare_movielens(source: Path, target: Path) -> int:
     """Write the Personalize sample preparation of ratings.csv as an interactions CSV; return rows."""
     rows = 0
-    with (source / "ratings.csv").open(newline="", encoding="utf-8") as src, target.open(
-        "w", newline="", encoding="utf-8"
-    ) as dst:
+    with (
+        (source / "ratings.csv").open(newline="", encoding="utf-8") as src,
+        target.open("w", newline="", encoding="utf-8") as dst,
+    ):
         reader = csv.DictReader(src)
         writer = csv.writer(dst)
         writer.writerow(("USER_ID", "ITEM_ID", "EVENT_TYPE", "TIMESTAMP"))
@@ -78,19 +79,24 @@ def load_dataset(workdir: Path) -> tuple[Interactions, str]:
     channel.mkdir(parents=True, exist_ok=True)
     if (MOVIELENS / "ratings.csv").exists():
         rows = prepare_movielens(MOVIELENS, channel / "interactions.csv")
-        return load_interactions(channel), f"MovieLens latest-small, Personalize sample preparation ({rows} rows)"
+        description = f"MovieLens latest-small, Personalize sample preparation ({rows} rows)"
+        return load_interactions(channel), description
     warnings.warn(
-        f"{MOVIELENS} not found: using a generated data set; the numbers are NOT comparable to Personalize's.",
+        f"{MOVIELENS} not found: using a generated data set, NOT comparable to Personalize's numbers.",
         stacklevel=1,
     )
-    write_csv(generate(n_users=600, n_items=2000, n_clusters=20, min_length=30, max_length=200), channel / "x.csv")
+    write_csv(
+        generate(n_users=600, n_items=2000, n_clusters=20, min_length=30, max_length=200), channel / "x.csv"
+    )
     return load_interactions(channel), "generated clusters (fallback)"
 
 
 def run(recipes: list[str], seeds: list[int], overrides: dict[str, str], verbose: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data, description = load_dataset(Path(tmp))
-    print(f"Data: {description}: {data.n_interactions} interactions, {data.n_users} users, {data.n_items} items")
+    print(
+        f"Data: {description}: {data.n_interactions} interactions, {data.n_users} users, {data.n_items} items"
+    )
     results: dict[str, list[dict[str, float]]] = {}
     seconds: dict[str, list[float]] = {}
     for name in recipes:
@@ -134,7 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipes", default=",".join(DEFAULT_RECIPES))
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (42, 43, ...)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override"
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)

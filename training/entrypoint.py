@@ -43,8 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from training.artifact import write_artifact
 from training.data import DataFilter, Interactions, load_interactions
 from training.errors import ConfigurationError, TrainingError
+from training.evaluation import evaluate
+from training.metrics import ndcg_at_k
+from training.recipes import get_recipe
+from training.recipes.base import Recipe
+from training.split import Split, personalize_split
 
 DEFAULT_INPUT_DIR = "/opt/ml/input"
 DEFAULT_MODEL_DIR = "/opt/ml/model"
@@ -97,8 +103,9 @@ def parse_job_config(raw: Mapping[str, Any]) -> JobConfig:
         try:
             threshold = float(solution["eventValueThreshold"])
         except (TypeError, ValueError):
+            value = solution["eventValueThreshold"]
             raise ConfigurationError(
-                f"solutionConfig.eventValueThreshold must be a number, got {solution['eventValueThreshold']!r}."
+                f"solutionConfig.eventValueThreshold must be a number, got {value!r}."
             ) from None
     event_type = values.get("tailor_event_type", "").strip() or None
 
@@ -155,14 +162,26 @@ def _round(metrics: Mapping[str, float]) -> dict[str, float]:
     return {key: round(float(value), 6) for key, value in metrics.items()}
 
 
+def _evaluate_on_split(
+    candidate: Recipe, split: Split, data: Interactions, device: str, progress: Progress
+) -> dict[str, float]:
+    """Fit on the split's training users and score the held-out users (reporting NDCG@10 per epoch)."""
+    evaluated = split.evaluated()
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        recommended = candidate.recommend([split.visible[i] for i in evaluated], 10)
+        scores = [ndcg_at_k(list(r), split.truth[i], 10) for r, i in zip(recommended, evaluated, strict=True)]
+        ndcg = sum(scores) / len(scores) if scores else 0.0
+        progress.emit(
+            "epoch", phase="evaluation", epoch=epoch, loss=round(loss, 6), ndcg_at_10=round(ndcg, 6)
+        )
+
+    candidate.fit(split.train, device, on_epoch)
+    return _round(evaluate(candidate, split, data.n_items))
+
+
 def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any]:
     """Run one training job; raises TrainingError for anything the user can fix."""
-    from training.artifact import write_artifact
-    from training.evaluation import evaluate
-    from training.metrics import ndcg_at_k
-    from training.recipes import get_recipe
-    from training.split import personalize_split
-
     started = time.monotonic()
     config = read_job_config(input_dir)
     recipe_class = get_recipe(config.recipe)
@@ -184,18 +203,10 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
         "split", train_users=int(len(split.train.active_users())), test_users=int(len(split.test_users)),
         evaluated_users=len(evaluated),
     )  # fmt: skip
-    candidate = recipe_class(hyperparameters, seed=config.seed)
-
-    def on_eval_epoch(epoch: int, loss: float) -> None:
-        recommended = candidate.recommend([split.visible[i] for i in evaluated], 10)
-        scores = [ndcg_at_k(list(r), split.truth[i], 10) for r, i in zip(recommended, evaluated, strict=True)]
-        ndcg = sum(scores) / len(scores) if scores else 0.0
-        progress.emit("epoch", phase="evaluation", epoch=epoch, loss=round(loss, 6), ndcg_at_10=round(ndcg, 6))
-
-    candidate.fit(split.train, device, on_eval_epoch)
-    metrics = _round(evaluate(candidate, split, data.n_items))
+    metrics = _evaluate_on_split(
+        recipe_class(hyperparameters, seed=config.seed), split, data, device, progress
+    )
     progress.emit("metrics", **metrics)
-    del candidate
 
     final = recipe_class(hyperparameters, seed=config.seed)
     fit_started = time.monotonic()

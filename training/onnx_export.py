@@ -95,9 +95,13 @@ def _check_signature(session: Any, contract: ExportContract) -> None:
             )
         for spec, node in zip(declared, actual, strict=True):
             if node.type != _ORT_TYPES[spec.dtype]:
-                raise ExportParityError(f"ONNX {kind} {spec.name} has type {node.type}, contract says {spec.dtype}.")
+                raise ExportParityError(
+                    f"ONNX {kind} {spec.name} has type {node.type}, contract says {spec.dtype}."
+                )
             if len(node.shape) != len(spec.shape):
-                raise ExportParityError(f"ONNX {kind} {spec.name} has rank {len(node.shape)}, contract says {spec.shape}.")
+                raise ExportParityError(
+                    f"ONNX {kind} {spec.name} has rank {len(node.shape)}, contract says {spec.shape}."
+                )
             for actual_dim, declared_dim in zip(node.shape, spec.shape, strict=True):
                 if isinstance(declared_dim, int) and actual_dim != declared_dim:
                     raise ExportParityError(
@@ -105,11 +109,15 @@ def _check_signature(session: Any, contract: ExportContract) -> None:
                     )
 
 
-def _compare(contract: ExportContract, expected: list[np.ndarray], actual: list[np.ndarray], atol: float) -> float:
+def _compare(
+    contract: ExportContract, expected: list[np.ndarray], actual: list[np.ndarray], atol: float
+) -> float:
     worst = 0.0
     for spec, want, got in zip(contract.outputs, expected, actual, strict=True):
         if want.shape != got.shape:
-            raise ExportParityError(f"Output {spec.name}: onnxruntime shape {got.shape}, PyTorch {want.shape}.")
+            raise ExportParityError(
+                f"Output {spec.name}: onnxruntime shape {got.shape}, PyTorch {want.shape}."
+            )
         if spec.dtype == "int64":
             if not np.array_equal(want, got):
                 raise ExportParityError(f"Output {spec.name}: onnxruntime and PyTorch indices differ.")

@@ -65,7 +65,11 @@ def generate(
     return SyntheticData(rows, cluster_of_item, cluster_of_user)
 
 
-def write_csv(data: SyntheticData, path: Path, header: tuple[str, ...] = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")) -> None:
+def write_csv(
+    data: SyntheticData,
+    path: Path,
+    header: tuple[str, ...] = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"),
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -86,14 +86,16 @@ class LoadedModel:
         root = Path(model_dir)
         manifest = _read_json(root / "manifest.json")
         if manifest.get("format_version") != FORMAT_VERSION:
+            version = manifest.get("format_version")
             raise ModelArtifactError(
-                f"Unsupported model format_version {manifest.get('format_version')!r} (expected {FORMAT_VERSION})"
+                f"Unsupported model format_version {version!r} (expected {FORMAT_VERSION})"
             )
         if manifest.get("contract") not in (SEQUENCE_SCORES, ITEM_NEIGHBORS):
             raise ModelArtifactError(f"Unsupported model contract {manifest.get('contract')!r}")
         items = [str(item) for item in _read_json(root / "items.json")]
         histories = {
-            str(user): np.asarray(indices, dtype=np.int64) for user, indices in _read_json(root / "users.json").items()
+            str(user): np.asarray(indices, dtype=np.int64)
+            for user, indices in _read_json(root / "users.json").items()
         }
         popular = _read_json(root / "popular.json")
         total = float(manifest.get("training", {}).get("interactions") or sum(popular["counts"]) or 1)
@@ -106,10 +108,15 @@ class LoadedModel:
             )
         except Exception as error:  # onnxruntime raises its own untyped errors for unreadable graphs
             raise ModelArtifactError(f"Cannot load {manifest['onnx_file']}: {error}") from error
-        declared = [spec["name"] for spec in manifest["inputs"]], [spec["name"] for spec in manifest["outputs"]]
+        declared = (
+            [spec["name"] for spec in manifest["inputs"]],
+            [spec["name"] for spec in manifest["outputs"]],
+        )
         actual = [node.name for node in session.get_inputs()], [node.name for node in session.get_outputs()]
         if declared != actual:
-            raise ModelArtifactError(f"The ONNX graph's inputs/outputs {actual} differ from the manifest {declared}")
+            raise ModelArtifactError(
+                f"The ONNX graph's inputs/outputs {actual} differ from the manifest {declared}"
+            )
         return cls(
             manifest=manifest,
             items=items,
@@ -130,7 +137,9 @@ class LoadedModel:
             return known
         return np.concatenate([known, np.asarray(extra, dtype=np.int64)])
 
-    def _popular(self, n: int, excluded: Iterable[int] = (), score: float | None = None) -> list[tuple[str, float]]:
+    def _popular(
+        self, n: int, excluded: Iterable[int] = (), score: float | None = None
+    ) -> list[tuple[str, float]]:
         skip = set(excluded)
         out: list[tuple[str, float]] = []
         for index, share in zip(self.popular_items, self.popular_scores, strict=True):
@@ -140,10 +149,14 @@ class LoadedModel:
                 out.append((self.items[index], float(share) if score is None else score))
         return out
 
-    def recommend_for_user(self, user_id: str | None, extra_history: list[str], n: int) -> list[tuple[str, float]]:
+    def recommend_for_user(
+        self, user_id: str | None, extra_history: list[str], n: int
+    ) -> list[tuple[str, float]]:
         """Top ``n`` (item_id, score) the user has not interacted with, best first."""
         if self.contract != SEQUENCE_SCORES:
-            raise UnsupportedRequestError(f"Recipe {self.recipe} recommends items for an item, not for a user")
+            raise UnsupportedRequestError(
+                f"Recipe {self.recipe} recommends items for an item, not for a user"
+            )
         if n <= 0:
             return []
         history = self.history_of(user_id, extra_history)
@@ -158,14 +171,18 @@ class LoadedModel:
         probabilities /= probabilities.sum()
         probabilities[history] = -1.0  # seen items keep their share of the denominator, never returned
         take = min(n, len(probabilities))
-        top = np.argpartition(-probabilities, take - 1)[:take] if take < len(probabilities) else np.arange(take)
+        top = (
+            np.argpartition(-probabilities, take - 1)[:take] if take < len(probabilities) else np.arange(take)
+        )
         top = top[np.lexsort((top, -probabilities[top]))]
         return [(self.items[i], float(probabilities[i])) for i in top if probabilities[i] >= 0.0]
 
     def similar_items(self, item_id: str, n: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
         """Top ``n`` (item_id, similarity) for ``item_id``, filled up with popular items (score 0.0)."""
         if self.contract != ITEM_NEIGHBORS:
-            raise UnsupportedRequestError(f"Recipe {self.recipe} recommends items for a user, not for an item")
+            raise UnsupportedRequestError(
+                f"Recipe {self.recipe} recommends items for a user, not for an item"
+            )
         if n <= 0:
             return []
         skip = {self.item_index[item] for item in exclude if item in self.item_index}

@@ -89,9 +89,13 @@ def test_personalize_metrics_averages_over_users_with_truth() -> None:
     assert metrics["precision_at_5"] == pytest.approx((2 / 5 + 1 / 5 + 0) / 3)
     assert metrics["precision_at_10"] == pytest.approx((2 / 10 + 1 / 10 + 0) / 3)
     assert metrics["precision_at_25"] == pytest.approx((2 / 25 + 1 / 25 + 0) / 3)
-    assert metrics["normalized_discounted_cumulative_gain_at_5"] == pytest.approx((0.4776237035032179 + 1) / 3)
+    assert metrics["normalized_discounted_cumulative_gain_at_5"] == pytest.approx(
+        (0.4776237035032179 + 1) / 3
+    )
     # At K = 10 and 25 u1's ideal still has 3 hits, so its NDCG is the same as at 5.
-    assert metrics["normalized_discounted_cumulative_gain_at_25"] == pytest.approx((0.4776237035032179 + 1) / 3)
+    assert metrics["normalized_discounted_cumulative_gain_at_25"] == pytest.approx(
+        (0.4776237035032179 + 1) / 3
+    )
     assert metrics["mean_reciprocal_rank_at_25"] == pytest.approx((1 / 2 + 1 + 0) / 3)
     # Distinct recommended items of evaluated users: a b c d e z -> 6 of 10.
     assert metrics["coverage"] == pytest.approx(0.6)

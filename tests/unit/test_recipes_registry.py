@@ -22,7 +22,9 @@ def test_registry_has_the_three_recipes() -> None:
         assert get_recipe(f"arn:aws:personalize:::recipe/{name}") is cls
 
 
-@pytest.mark.parametrize("name", ["aws-hrnn", "AWS-SIMS", "", "arn:aws:personalize:::recipe/aws-hrnn", "sims"])
+@pytest.mark.parametrize(
+    "name", ["aws-hrnn", "AWS-SIMS", "", "arn:aws:personalize:::recipe/aws-hrnn", "sims"]
+)
 def test_unknown_recipe_raises_and_names_the_choices(name: str) -> None:
     with pytest.raises(UnknownRecipeError) as caught:
         get_recipe(name)
@@ -96,7 +98,10 @@ def test_hyperparameters_parse_from_strings() -> None:
         ({"hidden_dimension": "64.5"}, "integer"),
         ({"recency_mask": "yes"}, "true or false"),
         ({"learning_rate": "nan"}, "finite"),
-        ({"min_user_history_length_percentile": "0.9", "max_user_history_length_percentile": "0.5"}, "exceed"),
+        (
+            {"min_user_history_length_percentile": "0.9", "max_user_history_length_percentile": "0.5"},
+            "exceed",
+        ),
     ],
 )
 def test_bad_hyperparameters_are_rejected_by_name(raw: dict[str, str], fragment: str) -> None:
@@ -115,6 +120,8 @@ def test_unknown_key_message_lists_the_valid_ones() -> None:
 
 
 def test_sims_hyperparameters_types() -> None:
-    parsed = SimsHyperparameters.from_strings({"popularity_discount_factor": "0.25", "min_cointeraction_count": "0"})
+    parsed = SimsHyperparameters.from_strings(
+        {"popularity_discount_factor": "0.25", "min_cointeraction_count": "0"}
+    )
     assert parsed.popularity_discount_factor == pytest.approx(0.25)
     assert parsed.min_cointeraction_count == 0

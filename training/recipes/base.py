@@ -81,7 +81,9 @@ class Hyperparameters:
             try:
                 number: float = int(text)
             except ValueError:
-                raise HyperparameterError(f"Hyperparameter {key!r} must be an integer, got {text!r}.") from None
+                raise HyperparameterError(
+                    f"Hyperparameter {key!r} must be an integer, got {text!r}."
+                ) from None
         elif kind is float:
             try:
                 number = float(text)

@@ -76,8 +76,8 @@ class SimsRecipe(Recipe):
     name = "aws-sims"
     recipe_type = "RELATED_ITEMS"
     description = (
-        "Item-to-item similarities (SIMS) from co-occurrence of items in user histories; recommends the items "
-        "most similar to a given item, and popular items when an item has too little data."
+        "Item-to-item similarities (SIMS) from co-occurrence of items in user histories; recommends the "
+        "items most similar to a given item, and popular items when an item has too little data."
     )
     feature_transformation = "sims"
     contract_name = ITEM_NEIGHBORS

@@ -65,15 +65,17 @@ class UserPersonalizationHyperparameters(Hyperparameters):
     max_user_history_length_percentile: float = hyperparameter(
         0.99, low=0.0, high=1.0, doc="Exclude users with longer histories than this percentile."
     )
-    epochs: int = hyperparameter(20, low=1, high=500, doc="Passes over the training windows (Tailor).")
-    learning_rate: float = hyperparameter(0.003, low=1e-5, high=1.0, doc="Adam learning rate (Tailor).")
-    batch_size: int = hyperparameter(128, low=1, high=4096, doc="Windows per optimizer step (Tailor).")
-    dropout: float = hyperparameter(0.2, low=0.0, high=0.9, doc="Dropout on embeddings and GRU output (Tailor).")
+    epochs: int = hyperparameter(10, low=1, high=500, doc="Passes over the training windows (Tailor).")
+    learning_rate: float = hyperparameter(0.005, low=1e-5, high=1.0, doc="Adam learning rate (Tailor).")
+    batch_size: int = hyperparameter(32, low=1, high=4096, doc="Windows per optimizer step (Tailor).")
+    dropout: float = hyperparameter(
+        0.3, low=0.0, high=0.9, doc="Dropout on embeddings and GRU output (Tailor)."
+    )
     cooccurrence_init: bool = hyperparameter(
         True, doc="Start item embeddings from the SVD of the co-occurrence (Tailor)."
     )
     target_horizon: int = hyperparameter(
-        1, low=1, high=64, doc="Each step learns to predict the next this-many items (Tailor)."
+        10, low=1, high=64, doc="Each step learns to predict the next this-many items (Tailor)."
     )
 
     def __post_init__(self) -> None:
@@ -235,9 +237,7 @@ class UserPersonalizationRecipe(Recipe):
         ordered = np.sort(data.timestamp)
         scale = max(len(ordered) - 1, 1)
         # Percentile rank of the timestamp in the whole data set: 0 oldest .. 1 newest.
-        return [
-            (0.5 + np.searchsorted(ordered, t, side="left") / scale).astype(np.float32) for t in stamps
-        ]
+        return [(0.5 + np.searchsorted(ordered, t, side="left") / scale).astype(np.float32) for t in stamps]
 
     def _sequences(self, data: Interactions) -> tuple[list[np.ndarray], list[np.ndarray]]:
         sequences: list[np.ndarray] = []
