@@ -167,15 +167,16 @@ class LoadedModel:
         tail = collapse_repeats(history)[-length:]
         sequence[0, length - len(tail) :] = tail + 1
         logits = self.session.run(None, {"item_sequence": sequence})[0][0]
-        probabilities = np.exp(logits - logits.max(), dtype=np.float64)
-        probabilities /= probabilities.sum()
-        probabilities[history] = -1.0  # seen items keep their share of the denominator, never returned
-        take = min(n, len(probabilities))
-        top = (
-            np.argpartition(-probabilities, take - 1)[:take] if take < len(probabilities) else np.arange(take)
-        )
-        top = top[np.lexsort((top, -probabilities[top]))]
-        return [(self.items[i], float(probabilities[i])) for i in top if probabilities[i] >= 0.0]
+        peak = float(logits.max())
+        denominator = float(np.exp(logits - peak).sum(dtype=np.float64))
+        masked = logits.copy()
+        masked[history] = -np.inf  # seen items keep their share of the denominator, never returned
+        take = min(n, len(masked))
+        top = np.argpartition(-masked, take - 1)[:take] if take < len(masked) else np.arange(take)
+        top = top[np.lexsort((top, -masked[top]))]
+        top = top[np.isfinite(masked[top])]
+        scores = np.exp(masked[top].astype(np.float64) - peak) / denominator
+        return [(self.items[i], float(score)) for i, score in zip(top, scores, strict=True)]
 
     def similar_items(self, item_id: str, n: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
         """Top ``n`` (item_id, similarity) for ``item_id``, filled up with popular items (score 0.0)."""

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +34,6 @@ class JobResult:
     def events(self) -> list[dict]:
         lines = (self.output_dir / "progress.jsonl").read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines]
-
-
-RunJob = Callable[..., JobResult]
 
 
 @pytest.fixture(scope="session")

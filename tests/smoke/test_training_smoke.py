@@ -191,7 +191,7 @@ def test_too_little_data_fails_with_a_readable_reason(tmp_path: Path, synthetic:
     assert result.events()[-1]["event"] == "failed"
 
 
-def test_event_value_threshold_counts_in_the_reason(tmp_path: Path, synthetic: SyntheticData) -> None:
+def test_threshold_without_event_values_fails_with_a_reason(tmp_path: Path, synthetic: SyntheticData) -> None:
     config = {
         "tailor_recipe": "aws-popularity-count",
         "tailor_solution_config": json.dumps({"eventValueThreshold": "1"}),
