@@ -162,14 +162,12 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
 
 
 def _hyperparameters(version: dict[str, Any]) -> dict[str, str]:
-    config = version.get("solutionConfig") or {}
     params = {
         "tailor_recipe": recipe_name(version["recipeArn"]) or version["recipeArn"],
-        "tailor_solution_config": json.dumps(config),
+        "tailor_solution_config": json.dumps(version.get("solutionConfig") or {}),
     }
     if version.get("eventType"):
-        config = {**config, "eventType": version["eventType"]}
-        params["tailor_solution_config"] = json.dumps(config)
+        params["tailor_event_type"] = version["eventType"]
     return params
 
 
