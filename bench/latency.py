@@ -37,16 +37,16 @@ SCHEMA = {
 
 
 def generated_interactions(items: int, users: int, per_user: int, seed: int = 0) -> str:
+    """Every item interacted with at least once (so the catalogue really has ``items`` items), plus
+    ``per_user`` interactions per user, half from a Zipf-like head, half uniform."""
     rng = random.Random(seed)
     lines = ["USER_ID,ITEM_ID,TIMESTAMP"]
+    for item in range(items):
+        lines.append(f"u{item % users},i{item},{1_500_000_000 + item}")
     for u in range(users):
         for step in range(per_user):
-            # Zipf-like popularity so the catalogue has a head and a long tail, as real ones do.
-            item = (
-                min(int(rng.paretovariate(1.2)) - 1, items - 1)
-                if rng.random() < 0.5
-                else rng.randrange(items)
-            )
+            head = min(int(rng.paretovariate(1.2)) - 1, items - 1)
+            item = head if rng.random() < 0.5 else rng.randrange(items)
             lines.append(f"u{u},i{item},{1_600_000_000 + u * 1000 + step}")
     return "\n".join(lines) + "\n"
 

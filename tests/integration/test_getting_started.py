@@ -341,3 +341,20 @@ def test_full_teardown_in_dependency_order(personalize, target, workflow):
         personalize.describe_dataset_group(datasetGroupArn=group)
     with pytest.raises(personalize.exceptions.ResourceNotFoundException):
         personalize.describe_solution(solutionArn=solution)
+
+
+def test_event_type_selects_training_interactions(personalize, workflow):
+    """CreateSolution's eventType reaches training: no 'purchase' events means too little data."""
+    solution = personalize.create_solution(
+        name=f"it-purchase-{workflow['suffix']}",
+        datasetGroupArn=workflow["group"],
+        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
+        eventType="purchase",
+    )["solutionArn"]
+    assert personalize.describe_solution(solutionArn=solution)["solution"]["eventType"] == "purchase"
+    arn = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    doc = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=arn), "solutionVersion", 120
+    )
+    assert doc["status"] == "CREATE FAILED"
+    assert "purchase" in doc["failureReason"] or "1000" in doc["failureReason"], doc["failureReason"]
