@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +20,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from tailor_local.launcher import start_service, stop_service
 
 SCHEMA = {
     "type": "record",
@@ -49,20 +49,6 @@ def generated_interactions(items: int, users: int, per_user: int, seed: int = 0)
             item = head if rng.random() < 0.5 else rng.randrange(items)
             lines.append(f"u{u},i{item},{1_600_000_000 + u * 1000 + step}")
     return "\n".join(lines) + "\n"
-
-
-def start(state: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("tailor")), "serve", "--port", "0", "--state-dir", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=open(state / "serve.log", "w"),
-        text=True,  # noqa: SIM115
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Tailor ready at "):
-            return process, line.split("at ", 1)[1].strip()
-    raise SystemExit("tailor serve did not start")
 
 
 def wait(describe, key: str) -> dict[str, Any]:
@@ -194,7 +180,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="tailor-bench-"))
-    process, url = start(state)
+    process, url = start_service(state)
     rows = []
     try:
         for items in args.items:
@@ -205,8 +191,7 @@ def main() -> None:
             result["fresh"] = measure_freshness(url, campaign, tracking_id, users, 30)
             rows.append((items, built, result))
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_service(process)
     print("\nGetRecommendations through the local endpoint (user-personalization, numResults=25)")
     print(
         f"| items | build (s) | p50 (ms) | p99 (ms) | req/s ({args.threads} clients) "

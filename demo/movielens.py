@@ -11,8 +11,6 @@ import io
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 import urllib.request
 import zipfile
@@ -20,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from tailor_local.launcher import start_service, stop_service
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "ml-latest-small"
@@ -84,21 +84,6 @@ def interactions_csv(ratings: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
-def start_tailor(state_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    tailor = Path(sys.executable).with_name("tailor")
-    process = subprocess.Popen(
-        [str(tailor), "serve", "--port", "0", "--state-dir", str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=open(state_dir / "serve.log", "w"),
-        text=True,  # noqa: SIM115
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("Tailor ready at "):
-            return process, line.split("Tailor ready at ", 1)[1].strip()
-    raise SystemExit(f"tailor serve did not start; see {state_dir / 'serve.log'}")
-
-
 def wait(describe, key: str, label: str) -> dict[str, Any]:
     started = time.monotonic()
     while True:
@@ -126,13 +111,12 @@ def main() -> None:
     data = interactions_csv(ratings)
     print(f"MovieLens from {source}: {len(ratings):,} ratings -> {data.count(chr(10)) - 1:,} interactions")
 
-    process, url = start_tailor(state)
+    process, url = start_service(state)
     print(f"Tailor running at {url}")
     try:
         run_workflow(url, data, movies)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_service(process)
         print("\nTailor stopped.")
 
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tailor_local.launcher import LaunchError, start_service, stop_service
 from tests.integration.targets import Target
 
-READY = "Tailor ready at "
 # Low enough that the LimitExceededException test reaches it quickly.
 QUOTA_DATASET_GROUPS = 40
 
@@ -22,45 +18,15 @@ QUOTA_DATASET_GROUPS = 40
 @pytest.fixture(scope="session")
 def tailor_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     state = tmp_path_factory.mktemp("tailor-state")
-    env = {
-        **os.environ,
-        "TAILOR_QUOTA_DATASET_GROUPS": str(QUOTA_DATASET_GROUPS),
-        "PYTHONUNBUFFERED": "1",
-    }
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        env.pop(name, None)
-    tailor = Path(sys.executable).with_name("tailor")
-    log = open(state / "serve.log", "w+")  # noqa: SIM115 - kept open for the server's lifetime
-    process = subprocess.Popen(
-        [str(tailor), "serve", "--port", "0", "--state-dir", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    url = None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        if line.startswith(READY):
-            url = line[len(READY) :].strip()
-            break
-    if url is None:
-        process.kill()
-        log.seek(0)
-        pytest.fail(f"tailor serve did not start:\n{log.read()[-4000:]}")
+    env = {"TAILOR_QUOTA_DATASET_GROUPS": str(QUOTA_DATASET_GROUPS)}
+    try:
+        process, url = start_service(state, env)
+    except LaunchError as err:
+        pytest.fail(str(err))
     try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop_service(process)
 
 
 @pytest.fixture(scope="session")
