@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from functions.protocol.dispatch import RequestContext
@@ -84,6 +85,4 @@ class Events:
 def _epoch(value: Any) -> float:
     if isinstance(value, int | float):
         return float(value)
-    from datetime import datetime
-
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
