@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -34,8 +34,6 @@ class HttpRequest:
     query: dict[str, list[str]]
     body: bytes
     request_id: str
-    source_ip: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_event(event: Mapping[str, Any]) -> HttpRequest:
@@ -54,7 +52,6 @@ def parse_event(event: Mapping[str, Any]) -> HttpRequest:
         query=query,
         body=body,
         request_id=context.get("requestId", ""),
-        source_ip=(context.get("identity") or {}).get("sourceIp", ""),
     )
 
 

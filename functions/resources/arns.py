@@ -26,6 +26,12 @@ def resource_part(resource_arn: str) -> str:
     return parts[5]
 
 
+def dataset_arn(dataset_group_arn: str, dataset_type: str) -> str:
+    """A dataset's ARN follows from its group and type, so finding it needs no search."""
+    prefix, _, group_name = dataset_group_arn.rpartition(":dataset-group/")
+    return f"{prefix}:dataset/{group_name}/{dataset_type.upper()}"
+
+
 def name_of(resource_arn: str) -> str:
     return resource_part(resource_arn).split("/")[1]
 

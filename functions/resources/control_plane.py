@@ -157,7 +157,7 @@ class ControlPlane:
         group = self._get(datasetGroupArn, lc.DATASET_GROUP)
         schema_doc = self._get(schemaArn, lc.SCHEMA)
         check_for_dataset_type(parse_schema(schema_doc["schema"]), datasetType, group.get("domain"))
-        arn = self._arn(f"dataset/{group['name']}/{datasetType.upper()}")
+        arn = arns.dataset_arn(datasetGroupArn, datasetType)
         doc = self._new_doc(
             name=name,
             datasetArn=arn,
@@ -431,13 +431,7 @@ class ControlPlane:
         return {"solutionVersionArn": arn}
 
     def _interactions_dataset(self, dataset_group_arn: str) -> dict[str, Any] | None:
-        for dataset in self.store.list(lc.DATASET):
-            if (
-                dataset["datasetGroupArn"] == dataset_group_arn
-                and dataset["datasetType"].upper() == "INTERACTIONS"
-            ):
-                return dataset
-        return None
+        return interactions_dataset(self.store, dataset_group_arn)
 
     @staticmethod
     def _public_version(doc: dict[str, Any]) -> dict[str, Any]:
@@ -580,7 +574,7 @@ class ControlPlane:
     def create_event_tracker(
         self, name: str, datasetGroupArn: str, tags: list[dict[str, str]] | None = None
     ) -> dict[str, Any]:
-        group = self._get(datasetGroupArn, lc.DATASET_GROUP)
+        self._get(datasetGroupArn, lc.DATASET_GROUP)
         existing = [t for t in self.store.list(lc.EVENT_TRACKER) if t["datasetGroupArn"] == datasetGroupArn]
         if existing:
             raise ResourceAlreadyExistsException(
@@ -611,7 +605,7 @@ class ControlPlane:
             lc.TRACKING_ID,
             {"trackingId": tracking_id, "eventTrackerArn": arn, "datasetGroupArn": datasetGroupArn},
         )
-        events_arn = self._arn(f"dataset/{group['name']}/EVENT_INTERACTIONS")
+        events_arn = arns.dataset_arn(datasetGroupArn, "EVENT_INTERACTIONS")
         events_dataset = self._new_doc(
             name=f"{name}-event-interactions",
             datasetArn=events_arn,
@@ -647,6 +641,10 @@ class ControlPlane:
         doc = self._get(eventTrackerArn, lc.EVENT_TRACKER)
         self.store.delete(f"{lc.TRACKING_ID}/{doc['trackingId']}")
         self.store.delete(eventTrackerArn)
+
+
+def interactions_dataset(store: ResourceStore, dataset_group_arn: str) -> dict[str, Any] | None:
+    return store.find(arns.dataset_arn(dataset_group_arn, "INTERACTIONS"))
 
 
 def _tracking_id() -> str:

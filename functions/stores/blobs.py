@@ -43,8 +43,7 @@ class BlobStore:
             found.extend(obj["Key"] for obj in page.get("Contents", []))
         return sorted(found)
 
-    def delete_prefix(self, bucket: str, prefix: str) -> None:
-        keys = self.keys(bucket, prefix)
+    def delete(self, bucket: str, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             chunk = [{"Key": k} for k in keys[start : start + 1000]]
             self._s3().delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})

@@ -14,7 +14,6 @@ from functions.config import settings
 DATASET_IMPORT = "dataset-import"
 SOLUTION_VERSION = "solution-version"
 CAMPAIGN_DEPLOY = "campaign-deploy"
-KINDS = (DATASET_IMPORT, SOLUTION_VERSION, CAMPAIGN_DEPLOY)
 
 
 class WorkflowStarter(Protocol):

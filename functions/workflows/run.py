@@ -28,6 +28,7 @@ from functions.config import settings
 from functions.resources import artifacts
 from functions.resources import lifecycle as lc
 from functions.resources.arns import recipe_name
+from functions.resources.control_plane import interactions_dataset
 from functions.resources.schema_rules import parse_schema
 from functions.stores import workflows
 from functions.stores.blobs import BlobStore, split_s3_uri
@@ -112,8 +113,7 @@ def import_dataset(job_arn: str) -> None:
         return doc
 
     store.update(dataset["datasetArn"], point_at_new_data)
-    for key in replaced:
-        blobs.delete_prefix(settings().artifacts_bucket, key)
+    blobs.delete(settings().artifacts_bucket, replaced)
     _set(job_arn, lc.ACTIVE)
 
 
@@ -121,13 +121,9 @@ def import_dataset(job_arn: str) -> None:
 def _write_interactions(version: dict[str, Any], channel: Path) -> None:
     store, blobs, bucket = ResourceStore(), BlobStore(), settings().artifacts_bucket
     channel.mkdir(parents=True)
-    datasets = [
-        d
-        for d in store.list(lc.DATASET)
-        if d["datasetGroupArn"] == version["datasetGroupArn"] and d["datasetType"].upper() == "INTERACTIONS"
-    ]
+    dataset = interactions_dataset(store, version["datasetGroupArn"])
     header: list[str] = []
-    for dataset in datasets:
+    if dataset is not None:
         for index, key in enumerate(dataset.get("tailorDataKeys", [])):
             data = blobs.get(bucket, key)
             (channel / f"part-{index:04d}.csv").write_bytes(data)

@@ -127,3 +127,10 @@ def test_every_model_pattern_compiles_and_next_tokens_pass():
     assert validate_input(CONTROL, "ListSchemas", {"nextToken": "eyJvIjogMn0="})
     with pytest.raises(InvalidInputException):
         validate_input(CONTROL, "ListSchemas", {"nextToken": "é" * 3})
+
+
+def test_dataset_arn_follows_from_group_and_type():
+    group = "arn:aws:personalize:eu-west-1:111122223333:dataset-group/movies"
+    assert arns.dataset_arn(group, "Interactions") == (
+        "arn:aws:personalize:eu-west-1:111122223333:dataset/movies/INTERACTIONS"
+    )
