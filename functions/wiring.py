@@ -85,11 +85,8 @@ EVENTS_CONSUMER = StreamConsumer(
 SIGNING_SERVICE = "personalize"
 
 
-def route_for(method: str, path: str) -> Route | None:
-    for route in ROUTES:
-        if route.method == method and route.path == path:
-            return route
-    return None
+def route_for(method: str, path: str, routes: tuple[Route, ...] = ROUTES) -> Route | None:
+    return next((r for r in routes if r.method == method and r.path == path), None)
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,7 @@ def route_request(
     target: str | None,
     routes: Iterable[wiring.Route] = wiring.ROUTES,
 ) -> Decision:
-    routes = tuple(routes)
-    route = next((r for r in routes if r.method == method and r.path == path), None)
+    route = wiring.route_for(method, path, tuple(routes))
     scope = credential_scope(authorization, query_string)
     if scope is not None and scope[1] == wiring.SIGNING_SERVICE:
         return Decision("handler", route) if route else UNKNOWN_OPERATION
