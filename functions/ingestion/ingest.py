@@ -1,7 +1,18 @@
-"""Kinesis consumer: applies events to user history and archives them for the next training.
+"""Kinesis consumer: applies events to user history, metadata records to their dataset's overlay, and
+archives events for the next training.
 
-Records are processed one by one with Powertools' BatchProcessor, so one bad record is reported as a
-batch item failure (and ends in the DLQ after the mapping's retries) instead of blocking the shard.
+Records are processed one by one with Powertools' BatchProcessor. Two kinds of failure differ:
+- a record that can never be applied (not JSON, missing fields, unknown kind) is a ``PoisonRecord``:
+  it goes to the dead-letter queue at once, with its reason and its data, and the rest of the batch
+  is kept. Retrying it would only delay its batch-mates.
+- anything else (a DynamoDB or S3 error) is reported as a batch item failure, so the event-source
+  mapping retries it, bisecting the batch, and after its retries sends it to the on-failure destination.
+Every write is idempotent (history appends are conditional on the event id, overlay writes set a
+record to a value), so a redelivered record changes nothing.
+
+Anonymous sessions: events sent with a ``sessionId`` and no ``userId`` are kept under the session.
+When an event arrives with both, the session's events are copied into the user's history (each once,
+by event id), as Personalize joins a session to the user who signs in during it.
 """
 
 from __future__ import annotations
@@ -16,7 +27,24 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from functions.config import settings
 from functions.resources import artifacts
 from functions.stores.blobs import BlobStore
-from functions.stores.history import HistoryEvent, HistoryStore, history_key, session_key
+from functions.stores.clients import client
+from functions.stores.history import (
+    HistoryEvent,
+    HistoryStore,
+    action_history_key,
+    history_key,
+    session_key,
+)
+from functions.stores.overlay import OverlayStore
+
+_REQUIRED = {
+    "event": ("datasetGroupArn", "eventId", "eventType", "sentAt", "sessionId"),
+    "action-interaction": ("datasetGroupArn", "eventId", "eventType", "sentAt", "sessionId", "actionId"),
+    "record": ("datasetArn", "datasetGroupArn", "id", "fields"),
+}
+
+# (session key, user id) pairs already joined by this process: joining costs a read per event.
+_joined: set[tuple[str, str]] = set()
 
 
 class PoisonRecord(ValueError):
@@ -24,38 +52,84 @@ class PoisonRecord(ValueError):
 
 
 def _decode(record: KinesisStreamRecord) -> dict[str, Any]:
+    sequence = record.kinesis.sequence_number
     try:
         payload = json.loads(record.kinesis.data_as_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonRecord(f"record {record.kinesis.sequence_number} is not JSON: {exc}") from exc
-    required = ("datasetGroupArn", "eventId", "eventType", "sentAt", "sessionId")
-    if not isinstance(payload, dict) or any(payload.get(k) in (None, "") for k in required):
-        raise PoisonRecord(f"record {record.kinesis.sequence_number} lacks one of {', '.join(required)}")
+        raise PoisonRecord(f"record {sequence} is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PoisonRecord(f"record {sequence} is not a JSON object")
+    kind = payload.get("kind", "event")
+    required = _REQUIRED.get(kind)
+    if required is None:
+        raise PoisonRecord(f"record {sequence} has an unknown kind {kind!r}")
+    missing = [k for k in required if payload.get(k) in (None, "")]
+    if missing:
+        raise PoisonRecord(f"record {sequence} ({kind}) lacks {', '.join(missing)}")
     return payload
 
 
 class Ingest:
     def __init__(self) -> None:
         self.history = HistoryStore()
+        self.overlays = OverlayStore()
         self.applied: list[dict[str, Any]] = []
+        self.poisoned: list[dict[str, Any]] = []
 
     def apply(self, record: KinesisStreamRecord) -> None:
-        payload = _decode(record)
+        try:
+            payload = _decode(record)
+        except PoisonRecord as poison:
+            self.poisoned.append(
+                {
+                    "reason": str(poison),
+                    "sequenceNumber": record.kinesis.sequence_number,
+                    "partitionKey": record.kinesis.partition_key,
+                    "data": record.kinesis.data,
+                    "eventSourceARN": record.event_source_arn,
+                }
+            )
+            return
+        kind = payload.get("kind", "event")
+        if kind == "record":
+            record = {**payload["fields"], "_writtenAt": payload.get("writtenAt")}
+            self.overlays.upsert(payload["datasetArn"], str(payload["id"]), record)
+            return
+        if kind == "action-interaction":
+            self._append(payload, action_history_key, payload["actionId"])
+            return
+        self._event(payload)
+
+    def _event(self, payload: dict[str, Any]) -> None:
+        group, user, session = payload["datasetGroupArn"], payload.get("userId"), payload["sessionId"]
+        if user:
+            self._join_session(group, session, user)
         if not payload.get("itemId"):
             # Events without an item still count for the archive (e.g. impressions-only); no history.
             self.applied.append(payload)
             return
+        self._append(payload, history_key, payload["itemId"])
+
+    def _append(self, payload: dict[str, Any], user_key: Any, item_id: str) -> None:
         group = payload["datasetGroupArn"]
         key = (
-            history_key(group, payload["userId"])
+            user_key(group, payload["userId"])
             if payload.get("userId")
             else session_key(group, payload["sessionId"])
         )
-        event = HistoryEvent(
-            payload["eventId"], payload["itemId"], float(payload["sentAt"]), payload["eventType"]
-        )
-        if self.history.append(key, event):
-            self.applied.append(payload)
+        event = HistoryEvent(payload["eventId"], str(item_id), float(payload["sentAt"]), payload["eventType"])
+        self.history.append(key, event)
+        # Archived even when the history already had it: a redelivery after a failed archive write must
+        # not lose the event from training data; training de-duplicates by event id.
+        self.applied.append(payload)
+
+    def _join_session(self, group: str, session: str, user: str) -> None:
+        anonymous = session_key(group, session)
+        if (anonymous, user) in _joined:
+            return
+        for event in self.history.events(anonymous):
+            self.history.append(history_key(group, user), event)
+        _joined.add((anonymous, user))
 
     def archive(self) -> None:
         by_group: dict[str, list[dict[str, Any]]] = {}
@@ -66,10 +140,25 @@ class Ingest:
             key = f"{artifacts.event_archive_prefix(group)}{uuid.uuid4()}.jsonl"
             BlobStore().put(settings().artifacts_bucket, key, body)
 
+    def dead_letter(self) -> None:
+        if not self.poisoned:
+            return
+        sqs = client("sqs")
+        url = sqs.get_queue_url(QueueName=settings().dlq_queue)["QueueUrl"]
+        for start in range(0, len(self.poisoned), 10):
+            chunk = self.poisoned[start : start + 10]
+            sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "MessageBody": json.dumps(p)} for i, p in enumerate(chunk)],
+            )
+
 
 def process(event: dict[str, Any]) -> dict[str, Any]:
     ingest = Ingest()
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
     result = process_partial_response(event=event, record_handler=ingest.apply, processor=processor)
+    # Poison records are parked before the batch is acknowledged: if this fails, the whole batch is
+    # retried and nothing is lost (re-applying the good records is idempotent).
+    ingest.dead_letter()
     ingest.archive()
     return result

@@ -19,3 +19,11 @@ def dataset_prefix(dataset_arn: str) -> str:
 
 def event_archive_prefix(dataset_group_arn: str) -> str:
     return _scoped("event-archive", dataset_group_arn)
+
+
+def overlay_prefix(dataset_arn: str) -> str:
+    return _scoped("overlays", dataset_arn)
+
+
+def batch_prefix(job_arn: str) -> str:
+    return _scoped("batch", job_arn)

@@ -21,6 +21,8 @@ from functions.protocol.errors import (
 from functions.protocol.service_model import CONTROL, service_model
 from functions.resources import arns, quotas
 from functions.resources import lifecycle as lc
+from functions.resources.batch_ops import BatchInferenceOperations, check_exploration
+from functions.resources.filter_ops import FilterOperations
 from functions.resources.pagination import paginate
 from functions.resources.recipes import recipe_catalogue
 from functions.resources.schema_rules import check_for_dataset_type, parse_schema
@@ -38,7 +40,7 @@ def _without_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v is not None}
 
 
-class ControlPlane:
+class ControlPlane(FilterOperations, BatchInferenceOperations):
     def __init__(self, ctx: RequestContext, store: ResourceStore | None = None) -> None:
         self.ctx = ctx
         self.store = store or ResourceStore()
@@ -120,6 +122,10 @@ class ControlPlane:
                     f"Dataset group {datasetGroupArn} still has {what}. Delete them before deleting "
                     "the dataset group."
                 )
+        # Filters belong to the group's data and cannot outlive it.
+        for doc in self.store.list(lc.FILTER):
+            if doc["datasetGroupArn"] == datasetGroupArn:
+                self.store.delete(doc["filterArn"])
         self.store.delete(datasetGroupArn)
 
     # -- schemas -------------------------------------------------------------------------------
@@ -485,6 +491,29 @@ class ControlPlane:
             )
         return version
 
+    def _campaign_version(self, requested: str, config: dict[str, Any]) -> tuple[str, str | None]:
+        """(solution version to deploy, solution to follow when syncWithLatestSolutionVersion)."""
+        sync = bool(config.get("syncWithLatestSolutionVersion"))
+        if not requested.endswith(LATEST_SUFFIX):
+            if sync:
+                raise InvalidInputException(
+                    "With syncWithLatestSolutionVersion set to true, solutionVersionArn must be the "
+                    f"solution's ARN in SolutionArn{LATEST_SUFFIX} format."
+                )
+            self._active_version(requested)
+            return requested, None
+        solution_arn = requested[: -len(LATEST_SUFFIX)]
+        self._get(solution_arn, lc.SOLUTION)
+        active = [
+            v
+            for v in self.store.list(lc.SOLUTION_VERSION)
+            if v["solutionArn"] == solution_arn and v["status"] == lc.ACTIVE
+        ]
+        if not active:
+            raise InvalidInputException(f"Solution {solution_arn} has no ACTIVE solution version to deploy.")
+        latest = max(active, key=lambda v: v["creationDateTime"])
+        return latest["solutionVersionArn"], solution_arn if sync else None
+
     def create_campaign(
         self,
         name: str,
@@ -493,17 +522,19 @@ class ControlPlane:
         campaignConfig: dict[str, Any] | None = None,
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        self._active_version(solutionVersionArn)
+        config = _check_campaign_config(campaignConfig)
+        version_arn, sync_solution = self._campaign_version(solutionVersionArn, config)
         quotas.enforce("CAMPAIGNS", len(self.store.list(lc.CAMPAIGN)), "campaigns")
         arn = self._arn(f"campaign/{name}")
         doc = self._new_doc(
             name=name,
             campaignArn=arn,
-            solutionVersionArn=solutionVersionArn,
+            solutionVersionArn=version_arn,
             minProvisionedTPS=minProvisionedTPS or 1,
-            campaignConfig=campaignConfig or {},
+            campaignConfig=config,
             status=lc.CREATE_PENDING,
             tags=tags,
+            tailorSyncSolutionArn=sync_solution,
         )
         self.store.create(arn, lc.CAMPAIGN, doc)
         workflows.starter().start(workflows.CAMPAIGN_DEPLOY, arn)
@@ -512,6 +543,7 @@ class ControlPlane:
     def describe_campaign(self, campaignArn: str) -> dict[str, Any]:
         doc = self._get(campaignArn, lc.CAMPAIGN)
         doc.pop("tags", None)
+        doc.pop("tailorSyncSolutionArn", None)
         return {"campaign": doc}
 
     def list_campaigns(
@@ -534,8 +566,22 @@ class ControlPlane:
         minProvisionedTPS: int | None = None,
         campaignConfig: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        current = self._get(campaignArn, lc.CAMPAIGN)
+        config = (
+            _check_campaign_config(campaignConfig)
+            if campaignConfig is not None
+            else current.get("campaignConfig", {})
+        )
+        sync_solution = current.get("tailorSyncSolutionArn")
         if solutionVersionArn:
-            self._active_version(solutionVersionArn)
+            solutionVersionArn, sync_solution = self._campaign_version(solutionVersionArn, config)
+        elif campaignConfig is not None and config.get("syncWithLatestSolutionVersion") and not sync_solution:
+            raise InvalidInputException(
+                "To turn on syncWithLatestSolutionVersion, also pass solutionVersionArn in "
+                f"SolutionArn{LATEST_SUFFIX} format."
+            )
+        elif campaignConfig is not None and not config.get("syncWithLatestSolutionVersion"):
+            sync_solution = None
 
         def request_update(doc: dict[str, Any]) -> dict[str, Any]:
             if doc["status"] != lc.ACTIVE:
@@ -549,17 +595,18 @@ class ControlPlane:
             doc["latestCampaignUpdate"] = {
                 "solutionVersionArn": solutionVersionArn or doc["solutionVersionArn"],
                 "minProvisionedTPS": minProvisionedTPS or doc["minProvisionedTPS"],
-                "campaignConfig": campaignConfig
-                if campaignConfig is not None
-                else doc.get("campaignConfig", {}),
+                "campaignConfig": config,
                 "status": lc.UPDATE_PENDING,
                 "creationDateTime": stamp,
                 "lastUpdatedDateTime": stamp,
             }
             doc["lastUpdatedDateTime"] = stamp
+            if sync_solution:
+                doc["tailorSyncSolutionArn"] = sync_solution
+            else:
+                doc.pop("tailorSyncSolutionArn", None)
             return doc
 
-        self._get(campaignArn, lc.CAMPAIGN)
         self.store.update(campaignArn, request_update)
         workflows.starter().start(workflows.CAMPAIGN_DEPLOY, campaignArn)
         return {"campaignArn": campaignArn}
@@ -641,6 +688,26 @@ class ControlPlane:
         doc = self._get(eventTrackerArn, lc.EVENT_TRACKER)
         self.store.delete(f"{lc.TRACKING_ID}/{doc['trackingId']}")
         self.store.delete(eventTrackerArn)
+
+
+LATEST_SUFFIX = "/$LATEST"
+CAMPAIGN_CONFIG_KEYS = (
+    "itemExplorationConfig",
+    "enableMetadataWithRecommendations",
+    "syncWithLatestSolutionVersion",
+)
+
+
+def _check_campaign_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    config = dict(config or {})
+    if config.get("rankingInfluence"):
+        raise InvalidInputException(
+            "campaignConfig.rankingInfluence is not supported by Tailor yet (it tunes the "
+            "aws-user-personalization-v2 recipe, which Tailor does not serve yet); leave it out."
+        )
+    config.pop("rankingInfluence", None)
+    check_exploration(config.get("itemExplorationConfig"), "campaignConfig")
+    return config
 
 
 def interactions_dataset(store: ResourceStore, dataset_group_arn: str) -> dict[str, Any] | None:

@@ -26,6 +26,8 @@ SOLUTION = "solution"
 SOLUTION_VERSION = "solution-version"
 CAMPAIGN = "campaign"
 EVENT_TRACKER = "event-tracker"
+FILTER = "filter"
+BATCH_INFERENCE_JOB = "batch-inference-job"
 TRACKING_ID = "tracking-id"  # index from a PutEvents trackingId to its event tracker
 
 

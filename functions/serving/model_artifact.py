@@ -149,6 +149,49 @@ class LoadedModel:
                 out.append((self.items[index], float(share) if score is None else score))
         return out
 
+    def popularity_vector(self) -> np.ndarray:
+        """Every item's share of the training interactions (0 for items outside ``popular.json``)."""
+        vector = np.zeros(len(self.items), dtype=np.float64)
+        vector[self.popular_items] = self.popular_scores
+        return vector
+
+    def user_scores(self, user_id: str | None, extra_history: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(score of every item, the history's item indices) for a user: the dense form of
+        ``recommend_for_user`` that filters, promotions and ranking select from. Scores are softmax
+        probabilities over the whole catalogue; a user with no known history gets popularity shares."""
+        if self.contract != SEQUENCE_SCORES:
+            raise UnsupportedRequestError(
+                f"Recipe {self.recipe} recommends items for an item, not for a user"
+            )
+        history = self.history_of(user_id, extra_history)
+        if history.size == 0:
+            return self.popularity_vector(), history
+        length = self.max_sequence_length
+        sequence = np.zeros((1, length), dtype=np.int64)
+        tail = collapse_repeats(history)[-length:]
+        sequence[0, length - len(tail) :] = tail + 1
+        logits = self.session.run(None, {"item_sequence": sequence})[0][0].astype(np.float64)
+        logits -= logits.max()
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum()
+        return probabilities, history
+
+    def neighbor_scores(self, item_id: str) -> np.ndarray:
+        """Similarity of every item to ``item_id`` (-inf for items that are not its neighbours)."""
+        if self.contract != ITEM_NEIGHBORS:
+            raise UnsupportedRequestError(
+                f"Recipe {self.recipe} recommends items for a user, not for an item"
+            )
+        scores = np.full(len(self.items), -np.inf, dtype=np.float64)
+        index = self.item_index.get(item_id)
+        if index is None:
+            return scores
+        neighbors, similarity = self.session.run(None, {"item_index": np.asarray([index], dtype=np.int64)})
+        keep = neighbors[0] >= 0
+        scores[neighbors[0][keep]] = similarity[0][keep]
+        scores[index] = -np.inf
+        return scores
+
     def recommend_for_user(
         self, user_id: str | None, extra_history: list[str], n: int
     ) -> list[tuple[str, float]]:

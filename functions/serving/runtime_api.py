@@ -1,7 +1,16 @@
-"""personalize-runtime operations: campaigns resolved to a loaded model plus the user's live history."""
+"""personalize-runtime operations: campaigns resolved to a loaded model plus the group's live data.
+
+Campaign, filter and solution-version documents are cached for ``RESOURCE_TTL_S`` so a busy campaign does
+not cost a DynamoDB read per request while UpdateCampaign and DeleteFilter take effect within seconds.
+
+A campaign switches models without downtime: when its document names a solution version this process has
+not loaded yet, the version is loaded on a background thread while the previous one keeps serving; a
+version that fails to load is remembered and never served (the campaign stays on the old one).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -13,32 +22,68 @@ from functions.protocol.dispatch import RequestContext
 from functions.protocol.errors import InvalidInputException, ResourceNotFoundException
 from functions.resources import artifacts
 from functions.resources import lifecycle as lc
-from functions.serving.model_artifact import LoadedModel
+from functions.serving.model_artifact import ITEM_NEIGHBORS, LoadedModel, ModelArtifactError
+from functions.serving.recommender import FilterRequest, PromotionRequest, Recommender, metadata_for
+from functions.serving.selection import Chosen
 from functions.stores.blobs import BlobStore
 from functions.stores.history import HistoryStore, history_key
 from functions.stores.resources import ResourceStore
 
-# A campaign document is re-read at most this often, so UpdateCampaign takes effect within seconds
-# while a busy campaign does not cost a DynamoDB read per request.
-CAMPAIGN_TTL_S = 2.0
+logger = logging.getLogger(__name__)
+
+RESOURCE_TTL_S = 2.0
 MAX_RESULTS = 500
+MAX_RESULTS_WITH_METADATA = 50
+MAX_RANKING_INPUT = 500
+MAX_METADATA_COLUMNS = 10
+DEFAULT_RESULTS = 25
 
 
 class ModelCache:
-    """Loaded models by solution version. Artifacts are immutable, so an entry never goes stale."""
+    """Loaded models (with their recommenders) by solution version; artifacts are immutable."""
 
     def __init__(self) -> None:
-        self._models: dict[str, LoadedModel] = {}
+        self._models: dict[str, Recommender] = {}
+        self._failed: dict[str, str] = {}
+        self._loading: set[str] = set()
         self._lock = threading.Lock()
 
-    def get(self, solution_version_arn: str) -> LoadedModel:
-        model = self._models.get(solution_version_arn)
-        if model is not None:
-            return model
+    def ready(self, version_arn: str) -> Recommender | None:
+        return self._models.get(version_arn)
+
+    def failed(self, version_arn: str) -> str | None:
+        return self._failed.get(version_arn)
+
+    def get(self, version: dict[str, Any]) -> Recommender:
+        """Load synchronously (first request of a campaign: there is nothing older to serve)."""
+        arn = version["solutionVersionArn"]
+        found = self._models.get(arn)
+        if found is not None:
+            return found
         with self._lock:
-            if solution_version_arn not in self._models:
-                self._models[solution_version_arn] = self._load(solution_version_arn)
-            return self._models[solution_version_arn]
+            if arn not in self._models:
+                self._models[arn] = Recommender(self._load(arn), version["datasetGroupArn"])
+            return self._models[arn]
+
+    def load_in_background(self, version: dict[str, Any]) -> None:
+        arn = version["solutionVersionArn"]
+        with self._lock:
+            if arn in self._models or arn in self._loading or arn in self._failed:
+                return
+            self._loading.add(arn)
+
+        def load() -> None:
+            try:
+                recommender = Recommender(self._load(arn), version["datasetGroupArn"])
+                with self._lock:
+                    self._models[arn] = recommender
+            except Exception as exc:  # noqa: BLE001 - any failure keeps the old version serving
+                logger.warning("solution version %s failed to load: %s", arn, exc)
+                self._failed[arn] = str(exc)
+            finally:
+                self._loading.discard(arn)
+
+        threading.Thread(target=load, name=f"load-{arn[-12:]}", daemon=True).start()
 
     @staticmethod
     def _load(solution_version_arn: str) -> LoadedModel:
@@ -50,34 +95,125 @@ class ModelCache:
 
 
 MODELS = ModelCache()
-_campaigns: dict[str, tuple[float, dict[str, Any]]] = {}
-_versions: dict[str, dict[str, Any]] = {}
+_documents: dict[str, tuple[float, dict[str, Any]]] = {}
+_serving: dict[str, str] = {}  # campaign ARN -> solution version ARN it serves in this process
 
 
-def _campaign(arn: str) -> dict[str, Any]:
-    cached = _campaigns.get(arn)
-    if cached and time.monotonic() - cached[0] < CAMPAIGN_TTL_S:
+def _document(arn: str, key: str, ttl: float = RESOURCE_TTL_S) -> dict[str, Any]:
+    cached = _documents.get(arn)
+    if cached and time.monotonic() - cached[0] < ttl:
         return cached[1]
     doc = ResourceStore().find(arn)
-    if doc is None or "campaignArn" not in doc:
-        _campaigns.pop(arn, None)
+    if doc is None or key not in doc:
+        _documents.pop(arn, None)
         raise ResourceNotFoundException(f"Could not find resource: {arn}", status=404)
-    _campaigns[arn] = (time.monotonic(), doc)
+    _documents[arn] = (time.monotonic(), doc)
     return doc
 
 
 def _version(arn: str) -> dict[str, Any]:
-    if arn not in _versions:
-        doc = ResourceStore().get(arn, lc.SOLUTION_VERSION)
-        if doc["status"] != lc.ACTIVE:
-            return doc  # not cached: it may still become ACTIVE
-        _versions[arn] = doc
-    return _versions[arn]
+    doc = _document(arn, "solutionVersionArn", ttl=3600.0 if arn in _documents else RESOURCE_TTL_S)
+    if doc.get("status") != lc.ACTIVE:
+        _documents.pop(arn, None)  # not cached: it may still become ACTIVE
+    return doc
+
+
+def _campaign_recommender(campaign_arn: str) -> tuple[dict[str, Any], Recommender]:
+    campaign = _document(campaign_arn, "campaignArn")
+    if campaign["status"] != lc.ACTIVE:
+        raise InvalidInputException(f"Campaign {campaign_arn} is {campaign['status']}, not ACTIVE.")
+    wanted = campaign["solutionVersionArn"]
+    current = _serving.get(campaign_arn)
+    if current and current != wanted and not MODELS.failed(wanted):
+        ready = MODELS.ready(wanted)
+        if ready is None:
+            MODELS.load_in_background(_version(wanted))
+            return campaign, MODELS.get(_version(current))
+    if current and MODELS.failed(wanted):
+        return campaign, MODELS.get(_version(current))
+    try:
+        recommender = MODELS.get(_version(wanted))
+    except ModelArtifactError as exc:
+        raise InvalidInputException(f"Campaign {campaign_arn} cannot load its model: {exc}") from exc
+    _serving[campaign_arn] = wanted
+    return campaign, recommender
+
+
+def _filter(
+    filter_arn: str | None, values: dict[str, str] | None, group: str, where: str
+) -> FilterRequest | None:
+    if not filter_arn:
+        if values:
+            raise InvalidInputException(f"{where}filterValues were given without a filterArn.")
+        return None
+    doc = _document(filter_arn, "filterArn")
+    if doc["status"] != lc.ACTIVE:
+        raise InvalidInputException(f"Filter {filter_arn} is {doc['status']}, not ACTIVE.")
+    if doc["datasetGroupArn"] != group:
+        raise InvalidInputException(
+            f"Filter {filter_arn} belongs to dataset group {doc['datasetGroupArn']}, not to the campaign's "
+            f"dataset group {group}."
+        )
+    return FilterRequest(doc["filterExpression"], values)
+
+
+def _recipe_type(recommender: Recommender) -> str:
+    return str(recommender.model.manifest.get("recipe_type", "USER_PERSONALIZATION"))
+
+
+def _live_events(group: str, user_id: str | None) -> list[tuple[str, str]]:
+    if not user_id:
+        return []
+    return [(e.item_id, e.event_type) for e in HistoryStore().events(history_key(group, user_id))]
+
+
+def _items_out(chosen: list[Chosen], metadata: dict[str, dict[str, str]] | None) -> list[dict[str, Any]]:
+    out = []
+    for item in chosen:
+        entry: dict[str, Any] = {"itemId": item.item_id}
+        if item.score is not None:
+            entry["score"] = round(float(item.score), 7)
+        if item.promotion:
+            entry["promotionName"] = item.promotion
+        if metadata is not None:
+            entry["metadata"] = metadata.get(item.item_id, {})
+        out.append(entry)
+    return out
 
 
 class Runtime:
     def __init__(self, ctx: RequestContext) -> None:
         self.ctx = ctx
+
+    def _metadata_columns(
+        self, campaign: dict[str, Any], recommender: Recommender, columns: dict[str, list[str]] | None
+    ) -> list[str] | None:
+        if not columns:
+            return None
+        if not campaign.get("campaignConfig", {}).get("enableMetadataWithRecommendations"):
+            raise InvalidInputException(
+                f"Campaign {campaign['campaignArn']} does not return metadata: create or update it with "
+                "campaignConfig.enableMetadataWithRecommendations set to true."
+            )
+        unknown_keys = [k for k in columns if k != "ITEMS"]
+        if unknown_keys:
+            raise InvalidInputException(f"metadataColumns: the only key is ITEMS, got '{unknown_keys[0]}'.")
+        wanted = columns.get("ITEMS", [])
+        if len(wanted) > MAX_METADATA_COLUMNS:
+            raise InvalidInputException(f"metadataColumns.ITEMS: at most {MAX_METADATA_COLUMNS} columns.")
+        _, view = recommender.state.items()
+        if view is None:
+            raise InvalidInputException(
+                "metadataColumns needs an Items dataset in the campaign's dataset group."
+            )
+        for column in wanted:
+            spec = view.schema.field(column)
+            if spec is None or spec.name.upper() == "ITEM_ID":
+                known = ", ".join(s.name for s in view.schema.fields if s.name.upper() != "ITEM_ID")
+                raise InvalidInputException(
+                    f"metadataColumns.ITEMS: '{column}' is not a column of the Items dataset ({known})."
+                )
+        return wanted
 
     def get_recommendations(
         self,
@@ -92,40 +228,93 @@ class Runtime:
         promotions: list[dict[str, Any]] | None = None,
         metadataColumns: dict[str, list[str]] | None = None,
     ) -> dict[str, Any]:
-        if recommenderArn and not campaignArn:
-            raise InvalidInputException("Recommenders are not supported by Tailor yet; use a campaignArn.")
+        if campaignArn and recommenderArn:
+            raise InvalidInputException("Specify either campaignArn or recommenderArn, not both.")
+        if recommenderArn:
+            # Recommenders (domain dataset groups) are not created by Tailor, so none can exist.
+            raise ResourceNotFoundException(f"Could not find resource: {recommenderArn}", status=404)
         if not campaignArn:
             raise InvalidInputException("Either campaignArn or recommenderArn is required.")
-        if filterArn or promotions or metadataColumns:
-            raise InvalidInputException(
-                "filterArn, promotions and metadataColumns are not supported by Tailor yet."
-            )
-        if numResults is not None and numResults > MAX_RESULTS:
+        campaign, recommender = _campaign_recommender(campaignArn)
+        n = DEFAULT_RESULTS if numResults is None else numResults
+        columns = self._metadata_columns(campaign, recommender, metadataColumns)
+        limit = MAX_RESULTS_WITH_METADATA if columns is not None else MAX_RESULTS
+        if n > limit:
             # The documented maximum; botocore's model states only the minimum.
             raise InvalidInputException(
-                f"1 validation error detected: Value '{numResults}' at 'numResults' failed to satisfy "
-                f"constraint: Member must have value less than or equal to {MAX_RESULTS}"
+                f"1 validation error detected: Value '{n}' at 'numResults' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {limit}"
             )
-        campaign = _campaign(campaignArn)
-        if campaign["status"] not in (lc.ACTIVE,):
-            raise InvalidInputException(f"Campaign {campaignArn} is {campaign['status']}, not ACTIVE.")
-        version = _version(campaign["solutionVersionArn"])
-        model = MODELS.get(version["solutionVersionArn"])
-        n = numResults or 25
-        if model.contract == "item_neighbors":
+        recipe_type = _recipe_type(recommender)
+        if recipe_type == "PERSONALIZED_RANKING":
+            raise InvalidInputException(
+                f"Campaign {campaignArn} ranks items (PERSONALIZED_RANKING): call GetPersonalizedRanking."
+            )
+        group = recommender.state.group
+        flt = _filter(filterArn, filterValues, group, "")
+        promotion = None
+        if promotions:
+            spec = promotions[0]
+            promo_filter = _filter(spec.get("filterArn"), spec.get("filterValues"), group, "promotions.1.")
+            if promo_filter is None:
+                raise InvalidInputException(
+                    "promotions.1.filterArn is required: it selects the promoted items."
+                )
+            promotion = PromotionRequest(spec["name"], int(spec.get("percentPromotedItems", 0)), promo_filter)
+        if recommender.model.contract == ITEM_NEIGHBORS:
             if not itemId:
                 raise InvalidInputException(
                     f"Campaign {campaignArn} recommends related items: itemId is required."
                 )
-            ranked = model.similar_items(itemId, n)
-        else:
-            if not userId:
-                raise InvalidInputException(
-                    f"Campaign {campaignArn} recommends for users: userId is required."
-                )
-            live = HistoryStore().events(history_key(version["datasetGroupArn"], userId))
-            ranked = model.recommend_for_user(userId, [e.item_id for e in live], n)
+        elif not userId:
+            raise InvalidInputException(f"Campaign {campaignArn} recommends for users: userId is required.")
+        live = _live_events(group, userId)
+        exploration = campaign.get("campaignConfig", {}).get("itemExplorationConfig")
+        chosen = recommender.recommend(
+            n,
+            user_id=userId,
+            item_id=itemId,
+            live_events=live,
+            filter_request=flt,
+            promotion=promotion,
+            exploration_config=exploration,
+        )
+        metadata = None
+        if columns is not None:
+            _, view = recommender.state.items()
+            metadata = {c.item_id: metadata_for(view, c.item_id, columns) for c in chosen}
+        return {"itemList": _items_out(chosen, metadata), "recommendationId": f"RID-{uuid.uuid4()}"}
+
+    def get_personalized_ranking(
+        self,
+        campaignArn: str,
+        inputList: list[str],
+        userId: str,
+        context: dict[str, str] | None = None,
+        filterArn: str | None = None,
+        filterValues: dict[str, str] | None = None,
+        metadataColumns: dict[str, list[str]] | None = None,
+    ) -> dict[str, Any]:
+        if len(inputList) > MAX_RANKING_INPUT:
+            raise InvalidInputException(
+                "1 validation error detected: Value at 'inputList' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_RANKING_INPUT}"
+            )
+        campaign, recommender = _campaign_recommender(campaignArn)
+        if _recipe_type(recommender) != "PERSONALIZED_RANKING":
+            raise InvalidInputException(
+                f"Campaign {campaignArn} was not trained with a PERSONALIZED_RANKING recipe; "
+                "GetPersonalizedRanking needs one (e.g. aws-personalized-ranking)."
+            )
+        columns = self._metadata_columns(campaign, recommender, metadataColumns)
+        group = recommender.state.group
+        flt = _filter(filterArn, filterValues, group, "")
+        chosen = recommender.rank(userId, inputList, _live_events(group, userId), flt)
+        metadata = None
+        if columns is not None:
+            _, view = recommender.state.items()
+            metadata = {c.item_id: metadata_for(view, c.item_id, columns) for c in chosen}
         return {
-            "itemList": [{"itemId": item, "score": round(float(score), 7)} for item, score in ranked],
+            "personalizedRanking": _items_out(chosen, metadata),
             "recommendationId": f"RID-{uuid.uuid4()}",
         }

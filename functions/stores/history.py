@@ -31,6 +31,10 @@ def history_key(dataset_group_arn: str, user_id: str) -> str:
     return f"{dataset_group_arn}|user|{user_id}"
 
 
+def action_history_key(dataset_group_arn: str, user_id: str) -> str:
+    return f"{dataset_group_arn}|action-user|{user_id}"
+
+
 def session_key(dataset_group_arn: str, session_id: str) -> str:
     return f"{dataset_group_arn}|session|{session_id}"
 

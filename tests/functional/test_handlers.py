@@ -119,7 +119,7 @@ def test_workflow_through_handlers(aws):
     assert top not in [i["itemId"] for i in recs["itemList"]]
 
 
-def test_poison_record_is_reported_alone(aws):
+def test_poison_record_is_parked_in_the_dlq_with_its_reason(aws):
     good = {
         "kind": "event",
         "trackingId": "t",
@@ -152,4 +152,17 @@ def test_poison_record_is_reported_alone(aws):
                 "eventSourceARN": "arn:aws:kinesis:us-east-1:1:stream/s",
             }
         )
-    assert ingest.handler({"Records": records}, None) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    # A record that can never be applied is parked in the DLQ with its reason, not retried.
+    assert ingest.handler({"Records": records}, None) == {"batchItemFailures": []}
+    from functions.config import settings
+    from functions.stores.clients import client
+    from functions.stores.history import HistoryStore, history_key
+
+    assert [e.event_id for e in HistoryStore().events(history_key(good["datasetGroupArn"], "u"))] == ["ok-1"]
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=settings().dlq_queue)["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    parked = json.loads(messages[0]["Body"])
+    assert parked["sequenceNumber"] == "2" and "not JSON" in parked["reason"]
+    assert base64.b64decode(parked["data"]) == b"not json"

@@ -11,10 +11,10 @@ from training.recipes.user_personalization import UserPersonalizationHyperparame
 
 pytestmark = pytest.mark.unit
 
-NAMES = ("aws-popularity-count", "aws-sims", "aws-user-personalization")
+NAMES = ("aws-personalized-ranking", "aws-popularity-count", "aws-sims", "aws-user-personalization")
 
 
-def test_registry_has_the_three_recipes() -> None:
+def test_registry_has_every_recipe() -> None:
     assert recipe_names() == sorted(NAMES)
     for name in NAMES:
         cls = get_recipe(name)
@@ -37,6 +37,7 @@ def test_unknown_recipe_raises_and_names_the_choices(name: str) -> None:
 def test_catalogue_describes_each_recipe() -> None:
     assert sorted(RECIPES) == sorted(NAMES)
     expected_types = {
+        "aws-personalized-ranking": "PERSONALIZED_RANKING",
         "aws-popularity-count": "USER_PERSONALIZATION",
         "aws-sims": "RELATED_ITEMS",
         "aws-user-personalization": "USER_PERSONALIZATION",

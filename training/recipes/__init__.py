@@ -18,6 +18,7 @@ from typing import Any
 
 from training.errors import UnknownRecipeError
 from training.recipes.base import Hyperparameters, Recipe, RecipeType
+from training.recipes.personalized_ranking import PersonalizedRankingRecipe
 from training.recipes.popularity import PopularityCountRecipe
 from training.recipes.sims import SimsRecipe
 from training.recipes.user_personalization import UserPersonalizationRecipe
@@ -25,7 +26,8 @@ from training.recipes.user_personalization import UserPersonalizationRecipe
 ARN_PREFIX = "arn:aws:personalize:::"
 
 _REGISTRY: dict[str, type[Recipe]] = {
-    cls.name: cls for cls in (UserPersonalizationRecipe, SimsRecipe, PopularityCountRecipe)
+    cls.name: cls
+    for cls in (UserPersonalizationRecipe, SimsRecipe, PopularityCountRecipe, PersonalizedRankingRecipe)
 }
 
 

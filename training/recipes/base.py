@@ -23,7 +23,7 @@ from training.data import Interactions
 from training.errors import HyperparameterError
 from training.onnx_export import ExportContract, ParityReport
 
-RecipeType = Literal["USER_PERSONALIZATION", "RELATED_ITEMS"]
+RecipeType = Literal["USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING"]
 
 # Called after every training epoch with (epoch number from 1, mean training loss).
 EpochCallback = Callable[[int, float], None]
