@@ -45,3 +45,71 @@ def interactions_csv(users: int = 80, items: int = 120, per_user: int = 25, seed
         for step, item in enumerate(chosen):
             lines.append(f"user-{u},item-{item},{start + u * 1000 + step * 10},click")
     return "\n".join(lines) + "\n"
+
+
+GENRES = ("Comedy", "Drama", "Action|Comedy", "Horror")
+
+ITEMS_SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Items",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "GENRE", "type": ["null", "string"], "categorical": True},
+            {"name": "YEAR", "type": ["null", "int"]},
+            {"name": "TITLE", "type": ["null", "string"]},
+            {"name": "CREATION_TIMESTAMP", "type": "long"},
+        ],
+        "version": "1.0",
+    }
+)
+
+USERS_SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Users",
+        "namespace": "com.amazonaws.personalize.schema",
+        "fields": [
+            {"name": "USER_ID", "type": "string"},
+            {"name": "AGE", "type": ["null", "int"]},
+            {"name": "MEMBERSHIP", "type": ["null", "string"], "categorical": True},
+        ],
+        "version": "1.0",
+    }
+)
+
+
+def item_genre(item_id: str) -> str:
+    return GENRES[item_cluster(item_id)]
+
+
+def item_year(item_id: str) -> int:
+    return 1950 + (int(item_id.split("-")[1]) * 7) % 60
+
+
+def items_csv(items: int = 120) -> str:
+    """Metadata for ``interactions_csv``'s items: the genre follows the cluster, the year is spread."""
+    lines = ["ITEM_ID,GENRE,YEAR,TITLE,CREATION_TIMESTAMP"]
+    for i in range(items):
+        item = f"item-{i}"
+        lines.append(
+            f'{item},{item_genre(item)},{item_year(item)},"Title {i}, the movie",{1_600_000_000 + i}'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def users_csv(users: int = 80) -> str:
+    lines = ["USER_ID,AGE,MEMBERSHIP"]
+    for u in range(users):
+        lines.append(f"user-{u},{18 + u % 50},{'gold' if u % 2 else 'basic'}")
+    return "\n".join(lines) + "\n"
+
+
+def typed_interactions_csv(users: int = 80, items: int = 120, per_user: int = 25, seed: int = 7) -> str:
+    """``interactions_csv`` with every third interaction a ``watch`` instead of a ``click``."""
+    lines = interactions_csv(users, items, per_user, seed).splitlines()
+    out = [lines[0]]
+    for index, line in enumerate(lines[1:]):
+        out.append(line.rsplit(",", 1)[0] + ("," + ("watch" if index % 3 == 0 else "click")))
+    return "\n".join(out) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.filters import FilterExpressionError, check_against_schemas, parse_filter
+from functions.filters import FilterExpressionError, check_against_schemas, field_types, parse_filter
 from functions.protocol.errors import InvalidInputException, ResourceAlreadyExistsException
 from functions.resources import arns, quotas
 from functions.resources import lifecycle as lc
@@ -19,12 +19,13 @@ from functions.stores.resources import ResourceStore
 
 
 def group_schemas(store: ResourceStore, dataset_group_arn: str) -> dict[str, Any]:
-    """Dataset type -> schema fields (FieldSpec) of each group dataset that filters can reference."""
+    """Dataset type -> {field: FieldType} of each group dataset that filters can reference."""
     schemas: dict[str, Any] = {}
     for dataset_type in ("ITEMS", "USERS", "INTERACTIONS"):
         doc = store.find(arns.dataset_arn(dataset_group_arn, dataset_type))
         if doc is not None:
-            schemas[dataset_type] = parse_schema(store.get(doc["schemaArn"], lc.SCHEMA)["schema"]).fields
+            fields = parse_schema(store.get(doc["schemaArn"], lc.SCHEMA)["schema"]).fields
+            schemas[dataset_type] = field_types(fields)
     return schemas
 
 

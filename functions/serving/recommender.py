@@ -147,6 +147,12 @@ class CandidateSpace:
     table_version: int = -1
     view_revision: int = -1
     popularity: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _positions: dict[str, int] | None = None
+
+    def position(self, item_id: str) -> int | None:
+        if self._positions is None:
+            self._positions = {item: index for index, item in enumerate(self.ids)}
+        return self._positions.get(item_id)
 
 
 class Recommender:
@@ -250,18 +256,18 @@ class Recommender:
             if model.contract == ITEM_NEIGHBORS:
                 scores[: space.n_model] = model.neighbor_scores(item_id or "")
                 own = model.item_index.get(item_id or "")
+                if own is None and item_id is not None:
+                    own = space.position(item_id)
                 if own is not None:
                     blocked[own] = True
-                elif item_id is not None:
-                    blocked[space.ids.index(item_id)] = item_id in space.ids[space.n_model :]
             else:
                 model_scores, history = model.user_scores(user_id, [item for item, _ in live_events])
                 scores[: space.n_model] = model_scores
                 blocked[history] = True
-                seen_cold = {item for item, _ in live_events if item not in model.item_index}
-                if seen_cold:
-                    for position in range(space.n_model, total):
-                        if space.ids[position] in seen_cold:
+                for item, _ in live_events:
+                    if item not in model.item_index:
+                        position = space.position(item)
+                        if position is not None:
                             blocked[position] = True
             candidates = Candidates(space.ids, scores, space.popularity, blocked)
             interactions = self._interactions(

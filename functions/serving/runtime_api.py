@@ -181,6 +181,14 @@ def _items_out(chosen: list[Chosen], metadata: dict[str, dict[str, str]] | None)
     return out
 
 
+def _check_num_results(n: int, limit: int) -> None:
+    if n > limit:
+        raise InvalidInputException(
+            f"1 validation error detected: Value '{n}' at 'numResults' failed to satisfy "
+            f"constraint: Member must have value less than or equal to {limit}"
+        )
+
+
 class Runtime:
     def __init__(self, ctx: RequestContext) -> None:
         self.ctx = ctx
@@ -235,16 +243,14 @@ class Runtime:
             raise ResourceNotFoundException(f"Could not find resource: {recommenderArn}", status=404)
         if not campaignArn:
             raise InvalidInputException("Either campaignArn or recommenderArn is required.")
-        campaign, recommender = _campaign_recommender(campaignArn)
         n = DEFAULT_RESULTS if numResults is None else numResults
+        # The documented maxima (botocore's model states only the minimum), checked before any lookup
+        # as AWS validates input first.
+        _check_num_results(n, MAX_RESULTS)
+        campaign, recommender = _campaign_recommender(campaignArn)
         columns = self._metadata_columns(campaign, recommender, metadataColumns)
-        limit = MAX_RESULTS_WITH_METADATA if columns is not None else MAX_RESULTS
-        if n > limit:
-            # The documented maximum; botocore's model states only the minimum.
-            raise InvalidInputException(
-                f"1 validation error detected: Value '{n}' at 'numResults' failed to satisfy "
-                f"constraint: Member must have value less than or equal to {limit}"
-            )
+        if columns is not None:
+            _check_num_results(n, MAX_RESULTS_WITH_METADATA)
         recipe_type = _recipe_type(recommender)
         if recipe_type == "PERSONALIZED_RANKING":
             raise InvalidInputException(
