@@ -4,19 +4,43 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint serve bench-quality bench-latency clean
+NODE_STAMP := node_modules/.installed
+
+.PHONY: demo test test-fast test-localstack test-deployed synth lint serve bench-quality bench-serving clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The CDK CLI and cdklocal, pinned by package-lock.json (tests/infra runs `cdk synth` offline).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 demo: $(STAMP)
 	$(PY) demo/movielens.py
 
-test: $(STAMP)
+# Every tier: unit, functional, infra, smoke and integration (against the embedded service), then
+# the integration suite again against the CDK stack deployed into LocalStack.
+test: test-fast test-localstack
+
+test-fast: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -rs
+
+# The LocalStack tier alone: setup (cached under .localstack/), start, cdklocal deploy, the suite, stop.
+test-localstack: $(STAMP) $(NODE_STAMP)
+	tools/localstack/run-tests.sh
+
+# The same suite against your own deployment: TAILOR_STACK_NAME (default Tailor) and AWS credentials.
+test-deployed: $(STAMP)
+	TAILOR_TARGET=deployed $(PY) -m pytest -q -rs -m integration tests/integration
+
+synth: $(STAMP) $(NODE_STAMP)
+	CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=1 CDK_HOME=$(CURDIR)/.cache/cdk-home \
+	JSII_RUNTIME_PACKAGE_CACHE_ROOT=$(CURDIR)/.cache/jsii JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 \
+	node_modules/.bin/cdk synth --no-notices -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -27,8 +51,8 @@ serve: $(STAMP)
 bench-quality: $(STAMP)
 	$(PY) bench/quality.py
 
-bench-latency: $(STAMP)
-	$(PY) bench/latency.py
+bench-serving: $(STAMP)
+	$(PY) bench/serving.py
 
 clean:
-	rm -rf $(VENV) .tailor .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tailor .pytest_cache .ruff_cache .cache .localstack node_modules cdk.out

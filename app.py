@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""CDK app entry point (`cdk synth`, `cdk deploy`): one Tailor stack."""
+"""CDK app entry point (`cdk synth`, `cdk deploy`): one Tailor stack.
+
+Deployment choices are CDK context (cdk.json, or `-c key=value`): see infra/settings.py.
+"""
 
 from __future__ import annotations
 

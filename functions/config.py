@@ -18,6 +18,7 @@ class Settings:
     dlq_queue: str
     workflow_backend: str
     model_cache_dir: str
+    idempotency_table: str
 
 
 def _env(name: str, default: str) -> str:
@@ -37,4 +38,5 @@ def settings() -> Settings:
         dlq_queue=_env(wiring.ENV_DLQ_QUEUE, "tailor-ingest-dlq"),
         workflow_backend=_env(wiring.ENV_WORKFLOW_BACKEND, "local"),
         model_cache_dir=_env(wiring.ENV_MODEL_CACHE_DIR, "/tmp/tailor-models"),
+        idempotency_table=_env(wiring.ENV_IDEMPOTENCY_TABLE, "tailor-idempotency"),
     )

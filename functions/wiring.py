@@ -18,6 +18,14 @@ ENV_DLQ_QUEUE = "TAILOR_DLQ_QUEUE"
 ENV_ACCESS_KEYS = "TAILOR_ACCESS_KEYS"
 ENV_WORKFLOW_BACKEND = "TAILOR_WORKFLOW_BACKEND"
 ENV_MODEL_CACHE_DIR = "TAILOR_MODEL_CACHE_DIR"
+ENV_IDEMPOTENCY_TABLE = "TAILOR_IDEMPOTENCY_TABLE"
+# A deployment's admin key: the Secrets Manager secret (name or ARN) the key store reads.
+ENV_ADMIN_KEY_SECRET = "TAILOR_ADMIN_KEY_SECRET"
+# Where a deployment's training step runs: "lambda" (the workflow Lambda runs the training container's
+# entrypoint as a subprocess) or "sagemaker" (a SageMaker training job, the step functions split it).
+ENV_TRAINING_BACKEND = "TAILOR_TRAINING_BACKEND"
+# S3 prefix (in the artifacts bucket) for SageMaker training job inputs and outputs.
+TRAINING_JOBS_PREFIX = "training-jobs/"
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,9 @@ class Route:
 class Function:
     name: str
     handler: str  # "module.attribute", importable from the functions asset
+    # Sizing for a deployment; the local service runs every handler in-process and ignores both.
+    memory_mb: int = 512
+    timeout_s: int = 30
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,18 @@ class StreamConsumer:
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
-        Function("control", "functions.handlers.control.handler"),
-        Function("runtime", "functions.handlers.runtime.handler"),
+        # botocore's service models are parsed at cold start: more memory is more CPU for that.
+        Function("control", "functions.handlers.control.handler", memory_mb=1024),
+        # 1,769 MB is one full vCPU: onnxruntime scores on one thread.
+        Function("runtime", "functions.handlers.runtime.handler", memory_mb=1769),
         Function("events", "functions.handlers.events.handler"),
         Function("ingest", "functions.handlers.ingest.handler"),
+        # The steps of every workflow (one handler, the step named in the event). Dataset imports
+        # validate whole files in memory; campaign deployment loads the model once to check it.
+        Function("workflow", "functions.handlers.workflow.handler", memory_mb=3008, timeout_s=900),
+        # The training step when it runs as a Lambda (small data sets, LocalStack): Lambda's maximum
+        # memory buys its CPU share, and 15 minutes is Lambda's limit; bigger jobs go to SageMaker.
+        Function("train", "functions.handlers.workflow.handler", memory_mb=10240, timeout_s=900),
     )
 }
 
@@ -81,6 +100,47 @@ EVENTS_CONSUMER = StreamConsumer(
     dlq_env=ENV_DLQ_QUEUE,
 )
 
+# Long-running work: the control plane names a kind (functions.stores.workflows) and an ARN; the
+# deployment runs one state machine per kind, the local service one subprocess per job. Every kind
+# is run by functions.workflows.run.run_workflow(kind, arn).
+WORKFLOW_DATASET_IMPORT = "dataset-import"
+WORKFLOW_SOLUTION_VERSION = "solution-version"
+WORKFLOW_CAMPAIGN_DEPLOY = "campaign-deploy"
+WORKFLOW_BATCH_INFERENCE = "batch-inference"
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One kind of long-running work and where a deployment runs it.
+
+    ``function`` runs the whole workflow (``run_workflow``) in one Lambda invocation. A kind with
+    ``container_step`` can instead run its heavy part as a SageMaker training job of the training
+    image (``prepare`` and ``publish`` steps around it); which one is a deployment setting.
+    """
+
+    kind: str
+    function: str
+    container_step: bool = False
+    timeout_s: int = 3600  # the state machine's limit: a stuck step cannot hold a resource forever
+
+
+WORKFLOWS: dict[str, Workflow] = {
+    w.kind: w
+    for w in (
+        Workflow(WORKFLOW_DATASET_IMPORT, "workflow"),
+        Workflow(WORKFLOW_SOLUTION_VERSION, "train", container_step=True, timeout_s=6 * 3600),
+        Workflow(WORKFLOW_CAMPAIGN_DEPLOY, "workflow"),
+        # Scores every line of the input with the solution version's model, as the runtime does.
+        Workflow(WORKFLOW_BATCH_INFERENCE, "workflow"),
+    )
+}
+
+
+def state_machine_env(kind: str) -> str:
+    """The environment variable holding the ARN of the state machine that runs ``kind``."""
+    return "TAILOR_STATE_MACHINE_" + kind.upper().replace("-", "_")
+
+
 # Every request to these routes must be SigV4-signed for this service name.
 SIGNING_SERVICE = "personalize"
 
@@ -100,6 +160,8 @@ class Table:
 TABLES: tuple[Table, ...] = (
     Table(ENV_RESOURCES_TABLE, "arn"),
     Table(ENV_HISTORY_TABLE, "pk"),
+    # Powertools idempotency records (its default key and expiry attribute names).
+    Table(ENV_IDEMPOTENCY_TABLE, "id", ttl_attribute="expiration"),
 )
 BUCKET_ENVS: tuple[str, ...] = (ENV_ARTIFACTS_BUCKET,)
 STREAM_ENVS: tuple[str, ...] = (ENV_EVENTS_STREAM,)

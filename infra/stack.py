@@ -1,164 +1,233 @@
 """The Tailor stack, built from the same wiring declaration the local service reads.
 
-Routes, functions, tables, buckets, streams, queues and the Kinesis consumer's settings all come
-from ``functions.wiring``: adding one there adds it here and in ``tailor serve`` alike.
+Routes, functions, tables, buckets, streams, queues, workflow kinds and the Kinesis consumer's
+settings all come from ``functions.wiring``: adding one there adds it here and in ``tailor serve``
+alike. Deployment choices (training on SageMaker or Lambda, the GPU instance type, host-runtime
+mode for LocalStack) come from CDK context, read by ``infra.settings``.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_kinesis as kinesis
+from dataclasses import dataclass
+
+from aws_cdk import CfnOutput, Duration, Size, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from functions import wiring
+from infra import assets
+from infra.api import PersonalizeApi
+from infra.ingestion import Streams
+from infra.monitoring import Alarms
+from infra.settings import DeploySettings
+from infra.storage import Storage, logical_id
+from infra.workflows import IMAGE_CONTEXT_EXCLUDES, ROOT, STEPS_FUNCTION, TRAINING_DOCKERFILE, Workflows
 
-# What the Lambda asset leaves out: everything that is not runtime code.
-ASSET_EXCLUDES = [
-    ".venv",
-    ".git",
-    ".tailor",
-    "cdk.out",
-    "node_modules",
-    "tests",
-    "bench",
-    "demo",
-    "training",
-    "tailor_local",
-    "infra",
-    "**/__pycache__",
-    "*.md",
-]
+
+@dataclass(frozen=True)
+class Access:
+    """What one function may touch; the only place the stack grants data access."""
+
+    tables_rw: tuple[str, ...] = ()
+    tables_r: tuple[str, ...] = ()
+    bucket: str = ""  # "", "r", "w" (put only) or "rw"
+    streams_w: tuple[str, ...] = ()
+    queues_send: tuple[str, ...] = ()
+    user_data_read: bool = False  # read the buckets users import from (same account)
+
+
+RES, HIST, IDEM = wiring.ENV_RESOURCES_TABLE, wiring.ENV_HISTORY_TABLE, wiring.ENV_IDEMPOTENCY_TABLE
+ACCESS: dict[str, Access] = {
+    "control": Access(tables_rw=(RES,), bucket="rw", user_data_read=True),
+    "runtime": Access(tables_r=(RES, HIST), bucket="r"),
+    # PutItems / PutUsers write dataset overlays to the bucket.
+    "events": Access(tables_r=(RES,), bucket="rw", streams_w=(wiring.ENV_EVENTS_STREAM,)),
+    "ingest": Access(tables_rw=(HIST,), tables_r=(RES,), bucket="w", queues_send=(wiring.ENV_DLQ_QUEUE,)),
+    "workflow": Access(tables_rw=(RES, IDEM), tables_r=(HIST,), bucket="rw", user_data_read=True),
+    "train": Access(tables_rw=(RES, IDEM), tables_r=(HIST,), bucket="rw", user_data_read=True),
+}
+S3_READ = ["s3:GetObject"]
+S3_WRITE = ["s3:PutObject", "s3:DeleteObject"]
 
 
 class TailorStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, code_path: str = ".", **kwargs: object
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploySettings | None = None,
+        **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        env: dict[str, str] = {wiring.ENV_WORKFLOW_BACKEND: "stepfunctions"}
-
-        self.tables: dict[str, dynamodb.Table] = {}
-        for spec in wiring.TABLES:
-            table = dynamodb.Table(
-                self,
-                spec.env.title().replace("_", ""),
-                partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
-                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                    point_in_time_recovery_enabled=True
-                ),
-                time_to_live_attribute=spec.ttl_attribute,
-                encryption=dynamodb.TableEncryption.AWS_MANAGED,
-                removal_policy=RemovalPolicy.RETAIN,
-            )
-            self.tables[spec.env] = table
-            env[spec.env] = table.table_name
-
-        self.buckets: dict[str, s3.Bucket] = {}
-        for name in wiring.BUCKET_ENVS:
-            bucket = s3.Bucket(
-                self,
-                name.title().replace("_", ""),
-                encryption=s3.BucketEncryption.S3_MANAGED,
-                versioned=True,  # models are stored here; a version survives an accidental overwrite
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                enforce_ssl=True,
-                removal_policy=RemovalPolicy.RETAIN,
-            )
-            self.buckets[name] = bucket
-            env[name] = bucket.bucket_name
-
-        self.streams: dict[str, kinesis.Stream] = {}
-        for name in wiring.STREAM_ENVS:
-            stream = kinesis.Stream(
-                self,
-                name.title().replace("_", ""),
-                shard_count=1,
-                encryption=kinesis.StreamEncryption.MANAGED,
-                retention_period=Duration.hours(24),
-            )
-            self.streams[name] = stream
-            env[name] = stream.stream_name
-
-        self.queues: dict[str, sqs.Queue] = {}
-        for name in wiring.QUEUE_ENVS:
-            queue = sqs.Queue(
-                self,
-                name.title().replace("_", ""),
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                retention_period=Duration.days(14),
-                enforce_ssl=True,
-            )
-            self.queues[name] = queue
-            env[name] = queue.queue_name
-
-        code = lambda_.Code.from_asset(code_path, exclude=ASSET_EXCLUDES)
-        self.functions: dict[str, lambda_.Function] = {}
-        for function in wiring.FUNCTIONS.values():
-            self.functions[function.name] = lambda_.Function(
-                self,
-                f"{function.name.title()}Function",
-                runtime=lambda_.Runtime.PYTHON_3_11,
-                handler=function.handler,
-                code=code,
-                memory_size=1024 if function.name == "runtime" else 512,
-                timeout=Duration.seconds(30),
-                environment={**env, "POWERTOOLS_SERVICE_NAME": f"tailor-{function.name}"},
-                tracing=lambda_.Tracing.ACTIVE,
-            )
+        self.settings = settings or DeploySettings.from_node(self.node)
+        self.storage = Storage(self, "Storage")
+        self.streams = Streams(self, "Ingestion")
+        env: dict[str, str] = {
+            wiring.ENV_WORKFLOW_BACKEND: "stepfunctions",
+            wiring.ENV_TRAINING_BACKEND: self.settings.training_backend,
+            **self.storage.env,
+            **self.streams.env,
+            "POWERTOOLS_METRICS_NAMESPACE": "Tailor",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **self.settings.function_env,
+        }
+        self.functions = self._functions(env)
         self._grant()
-        self.api = self._api()
-        self._consumer()
+        self.api = PersonalizeApi(
+            self,
+            "Api",
+            {r.function: self.functions[r.function] for r in wiring.ROUTES},
+            self.settings.api_throttle_rate,
+            self.settings.api_throttle_burst,
+        )
+        self.streams.connect_consumer(wiring.EVENTS_CONSUMER, self.functions[wiring.EVENTS_CONSUMER.function])
+        self.workflows = Workflows(
+            self,
+            "Workflows",
+            settings=self.settings,
+            functions=dict(self.functions),
+            bucket=self.storage.buckets[wiring.ENV_ARTIFACTS_BUCKET],
+        )
+        self.workflows.grant_training()
+        self._connect_starters()
+        self.alarms = Alarms(
+            self,
+            "Monitoring",
+            functions=self.functions,
+            stream_consumer=wiring.EVENTS_CONSUMER.function,
+            dead_letter_queues=list(self.streams.queues.values()),
+            state_machines=self.workflows.state_machines,
+            api=self.api.api,
+        )
+        self._outputs()
+
+    # -- functions ---------------------------------------------------------------------------------
+    def _needed_functions(self) -> list[wiring.Function]:
+        needed = {r.function for r in wiring.ROUTES} | {wiring.EVENTS_CONSUMER.function, STEPS_FUNCTION}
+        for spec in wiring.WORKFLOWS.values():
+            sagemaker = spec.container_step and self.settings.training_backend == "sagemaker"
+            if not sagemaker:
+                needed.add(spec.function)
+        return [f for f in wiring.FUNCTIONS.values() if f.name in needed]
+
+    def _functions(self, env: dict[str, str]) -> dict[str, lambda_.Function]:
+        code = assets.function_code(self.settings.host_runtime)
+        functions: dict[str, lambda_.Function] = {}
+        for spec in self._needed_functions():
+            fn_env = {**env, "POWERTOOLS_SERVICE_NAME": f"tailor-{spec.name}"}
+            log_group = logs.LogGroup(self, f"{spec.name.title()}Log", retention=logs.RetentionDays.ONE_MONTH)
+            common = dict(
+                memory_size=spec.memory_mb,
+                timeout=Duration.seconds(spec.timeout_s),
+                environment=fn_env,
+                tracing=lambda_.Tracing.ACTIVE,
+                log_group=log_group,
+                architecture=lambda_.Architecture.X86_64,
+                # Training and imports write their working files to /tmp.
+                ephemeral_storage_size=Size.mebibytes(10240 if spec.timeout_s > 60 else 512),
+            )
+            if self._runs_training_image(spec):
+                # 10,240 MB is 6 vCPUs: the training subprocess may use them all.
+                fn_env["TAILOR_TRAINING_THREADS"] = "6"
+                # torch does not fit a zip asset (250 MB): the Lambda training step on AWS is the
+                # training image, built for CPU, started through the Lambda runtime interface client.
+                fn: lambda_.Function = lambda_.DockerImageFunction(
+                    self,
+                    f"{spec.name.title()}Function",
+                    code=lambda_.DockerImageCode.from_image_asset(
+                        str(ROOT),
+                        file=TRAINING_DOCKERFILE,
+                        build_args={"TORCH_VARIANT": "cpu"},
+                        entrypoint=["python", "-m", "awslambdaric"],
+                        cmd=[spec.handler],
+                        exclude=IMAGE_CONTEXT_EXCLUDES,
+                    ),
+                    **common,
+                )
+            else:
+                fn = lambda_.Function(
+                    self,
+                    f"{spec.name.title()}Function",
+                    runtime=assets.LAMBDA_RUNTIME,
+                    handler=spec.handler,
+                    code=code,
+                    **common,
+                )
+            functions[spec.name] = fn
+        return functions
+
+    def _runs_training_image(self, spec: wiring.Function) -> bool:
+        if self.settings.host_runtime or self.settings.training_backend != "lambda":
+            return False
+        return any(w.container_step and w.function == spec.name for w in wiring.WORKFLOWS.values())
 
     def _grant(self) -> None:
-        resources = self.tables[wiring.ENV_RESOURCES_TABLE]
-        history = self.tables[wiring.ENV_HISTORY_TABLE]
-        bucket = self.buckets[wiring.ENV_ARTIFACTS_BUCKET]
-        stream = self.streams[wiring.ENV_EVENTS_STREAM]
-        fns = self.functions
-        resources.grant_read_write_data(fns["control"])
-        resources.grant_read_data(fns["runtime"])
-        resources.grant_read_data(fns["events"])
-        history.grant_read_data(fns["runtime"])
-        history.grant_read_write_data(fns["ingest"])
-        bucket.grant_read(fns["runtime"])
-        bucket.grant_read_write(fns["control"])
-        bucket.grant_put(fns["ingest"])
-        stream.grant_write(fns["events"])
-
-    def _api(self) -> apigw.RestApi:
-        api = apigw.RestApi(
-            self,
-            "PersonalizeApi",
-            rest_api_name="tailor",
-            description="Amazon Personalize API (control plane, runtime, events) served by Tailor",
-            deploy_options=apigw.StageOptions(stage_name="prod", tracing_enabled=True),
-        )
-        integrations = {name: apigw.LambdaIntegration(fn, proxy=True) for name, fn in self.functions.items()}
-        for route in wiring.ROUTES:
-            resource = api.root if route.path == "/" else api.root.resource_for_path(route.path)
-            # Authentication is SigV4 against Tailor's own key store, verified in the handler that
-            # has the body; API Gateway's IAM auth would demand the caller's AWS credentials instead.
-            resource.add_method(route.method, integrations[route.function])
-        return api
-
-    def _consumer(self) -> None:
-        spec = wiring.EVENTS_CONSUMER
-        self.functions[spec.function].add_event_source(
-            sources.KinesisEventSource(
-                self.streams[spec.stream_env],
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=spec.batch_size,
-                max_batching_window=Duration.seconds(spec.max_batching_window_s),
-                bisect_batch_on_error=spec.bisect_on_error,
-                retry_attempts=spec.max_retry_attempts,
-                report_batch_item_failures=spec.report_batch_item_failures,
-                on_failure=sources.SqsDlq(self.queues[spec.dlq_env]),
+        tables, buckets = self.storage.tables, self.storage.buckets
+        bucket = buckets[wiring.ENV_ARTIFACTS_BUCKET]
+        for name, fn in self.functions.items():
+            access = ACCESS[name]
+            for env_name in access.tables_rw:
+                tables[env_name].grant_read_write_data(fn)
+            for env_name in access.tables_r:
+                tables[env_name].grant_read_data(fn)
+            # Explicit S3 actions: the bucket grant helpers use wildcard actions (s3:GetObject*, s3:List*).
+            object_actions = (S3_READ if "r" in access.bucket else []) + (
+                S3_WRITE if "w" in access.bucket else []
             )
+            if object_actions:
+                fn.add_to_role_policy(
+                    iam.PolicyStatement(actions=object_actions, resources=[bucket.arn_for_objects("*")])
+                )
+            if "r" in access.bucket:
+                fn.add_to_role_policy(
+                    iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+                )
+            for env_name in access.streams_w:
+                self.streams.streams[env_name].grant_write(fn)
+            for env_name in access.queues_send:
+                self.streams.queues[env_name].grant_send_messages(fn)
+            if access.user_data_read:
+                # Imports read the bucket the user names in CreateDatasetImportJob; any bucket of
+                # this account (Personalize instead assumes the role the user passes).
+                fn.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["s3:GetObject", "s3:ListBucket"],
+                        resources=["arn:aws:s3:::*", "arn:aws:s3:::*/*"],
+                        conditions={"StringEquals": {"s3:ResourceAccount": self.account}},
+                    )
+                )
+            if name in {r.function for r in wiring.ROUTES}:
+                self.storage.admin_key.grant_read(fn)
+
+    def _connect_starters(self) -> None:
+        """Functions that start workflows learn each kind's state machine and may start it.
+
+        Only the route functions: the workflow functions are what the state machines invoke, so
+        naming the machines in their environment would make a dependency cycle.
+        """
+        for name in {r.function for r in wiring.ROUTES}:
+            fn = self.functions[name]
+            for kind, machine in self.workflows.state_machines.items():
+                fn.add_environment(wiring.state_machine_env(kind), machine.state_machine_arn)
+                if name == "control":
+                    machine.grant_start_execution(fn)
+
+    def _outputs(self) -> None:
+        CfnOutput(
+            self, "ApiUrl", value=self.api.url, description="endpoint_url for boto3's personalize clients"
         )
+        CfnOutput(
+            self,
+            "AdminKeySecretName",
+            value=self.storage.admin_key.secret_name,
+            description="Secrets Manager secret with the admin accessKeyId / secretAccessKey",
+        )
+        CfnOutput(self, "AdminKeySecretArn", value=self.storage.admin_key.secret_arn)
+        CfnOutput(self, "AdminAccessKeyId", value=self.storage.admin_access_key_id)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        for env_name, value in {**self.storage.env, **self.streams.env}.items():
+            if env_name != wiring.ENV_ADMIN_KEY_SECRET:
+                CfnOutput(self, logical_id(env_name), value=value, description=f"the functions' {env_name}")

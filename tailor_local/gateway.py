@@ -17,10 +17,14 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from functions import wiring
@@ -34,6 +38,7 @@ STAGE = "local"
 PERSONALIZE_TARGET_PREFIX = "AmazonPersonalize."
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
 
 def credential_scope(authorization: str | None, query_string: str = "") -> tuple[str, str] | None:
     """(region, service) of the request's SigV4 credential, or None; never raises.
@@ -220,6 +225,55 @@ class Gateway:
         # read can see a dict change size mid-iteration. Their calls are short, so one at a time.
         self._serialised = {service: threading.Lock() for service in ("kinesis", "dynamodb")}
 
+    def send_in_process(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        """Answer a handler's own AWS call (S3, DynamoDB, Kinesis...) without a socket.
+
+        Registered as botocore's ``before-send`` hook on the handlers' clients, the way moto's
+        ``mock_aws`` answers in-process: the request still goes through this gateway (routing, moto's
+        serialisation locks) but skips the HTTP round trip to our own port and the thread werkzeug
+        starts per connection, which were most of the cost of a history read on the runtime's path.
+        """
+        parts = urlsplit(request.url)
+        body = request.body
+        if body is None:
+            data = b""
+        elif isinstance(body, bytes | bytearray):
+            data = bytes(body)
+        elif isinstance(body, str):
+            data = body.encode("utf-8")
+        else:
+            data = body.read()
+        headers = [
+            (name, value.decode("latin-1") if isinstance(value, bytes) else str(value))
+            for name, value in request.headers.items()
+        ]
+        environ = EnvironBuilder(
+            path=parts.path or "/",
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            query_string=parts.query,
+            method=request.method,
+            headers=headers,
+            data=data,
+        ).get_environ()
+        captured: dict[str, Any] = {}
+
+        def start_response(
+            status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> None:
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["headers"] = response_headers
+
+        result = self(environ, start_response)
+        try:
+            payload = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return AWSResponse(
+            request.url, captured["status"], HTTPHeaders.from_pairs(captured["headers"]), _RawBody(payload)
+        )
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not self.accepting:
             # Requests that raced the shutdown get a clear answer, not a half-stopped service.
@@ -326,6 +380,16 @@ class GatewayServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+
+
+class _RawBody(BytesIO):
+    """The ``raw`` botocore reads a response body from (it streams it in chunks)."""
+
+    def stream(self, **_: Any) -> Iterable[bytes]:
+        chunk = self.read()
+        while chunk:
+            yield chunk
+            chunk = self.read()
 
 
 def moto_wsgi_app() -> WSGIApp:

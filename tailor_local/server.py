@@ -99,6 +99,7 @@ class LocalService:
             self.handlers, moto_wsgi_app(), health=self.health, account_id=DEFAULT_ACCOUNT_ID
         )
         self._server = GatewayServer(self.gateway, self.host, self.requested_port)
+        clients.set_in_process_transport(self.gateway.send_in_process)
         self.port = self._server.port
         # A wildcard bind is reachable on loopback; the URL is what clients and handlers dial.
         dial_host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
@@ -168,6 +169,7 @@ class LocalService:
         if self._server is not None:
             self._server.stop()
         if self.gateway is not None:
+            clients.set_in_process_transport(None)
             self.gateway.close()
         self._restore_environment()
         self.url = None

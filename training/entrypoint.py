@@ -255,6 +255,8 @@ def _write_failure(output_dir: Path, reason: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.entrypoint", description=__doc__.split("\n")[0])
+    # SageMaker starts a training image as `<image> train`: accept that word, and nothing else.
+    parser.add_argument("mode", nargs="?", choices=["train"], help=argparse.SUPPRESS)
     parser.add_argument("--input-dir")
     parser.add_argument("--model-dir")
     parser.add_argument("--output-dir")

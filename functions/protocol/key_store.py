@@ -2,7 +2,8 @@
 
 Tailor issues its own keys (as MinIO does for S3), so the verifier only needs one question answered:
 "which secret and account belong to this access key id?". ``KeyStore`` is that question and nothing
-more, so that a Secrets-Manager-backed store can stand in for ``StaticKeyStore`` later.
+more: ``StaticKeyStore`` answers it from the environment (the local service, tests),
+``SecretsManagerKeyStore`` from a deployment's admin-key secret.
 
 ``TAILOR_ACCESS_KEYS`` holds ``AKID:SECRET[:ACCOUNT]`` entries separated by commas. Unset (or blank,
 as ``VAR=`` in a compose file leaves it), the local service accepts the documented pair ``test`` /
@@ -12,13 +13,18 @@ Tailor with moto's usual credentials works unchanged.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 ENV_VAR = "TAILOR_ACCESS_KEYS"
+# Same name as functions.wiring.ENV_ADMIN_KEY_SECRET; repeated so that the protocol layer needs no wiring.
+ENV_ADMIN_KEY_SECRET = "TAILOR_ADMIN_KEY_SECRET"
 DEFAULT_ACCESS_KEY_ID = "test"
 DEFAULT_SECRET_ACCESS_KEY = "test"
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -100,9 +106,97 @@ def parse_access_keys(spec: str) -> list[Credential]:
     return credentials
 
 
-def key_store_from_env(environ: Mapping[str, str] | None = None) -> StaticKeyStore:
+def credential_from_secret(secret_string: str) -> Credential:
+    """The admin key as the deployment stores it: ``{"accessKeyId", "secretAccessKey", "accountId"}``."""
+    try:
+        doc = json.loads(secret_string)
+        credential = Credential(
+            str(doc["accessKeyId"]), str(doc["secretAccessKey"]), str(doc["accountId"])
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        # Never echo the secret string itself.
+        raise ValueError(
+            "the admin key secret must be a JSON object with accessKeyId, secretAccessKey and accountId"
+        ) from exc
+    if not credential.access_key_id or not credential.secret_access_key:
+        raise ValueError("the admin key secret has an empty accessKeyId or secretAccessKey")
+    if not _ACCOUNT_ID.match(credential.account_id):
+        raise ValueError(f"the admin key secret's accountId must be 12 digits, got {credential.account_id!r}")
+    return credential
+
+
+class SecretsManagerKeyStore:
+    """The deployment's admin key, read from Secrets Manager and cached.
+
+    A warm Lambda answers from memory; the secret is read again after ``ttl_s`` so that a rotated key
+    takes effect without a redeploy, and at most every ``miss_refresh_s`` when an unknown key id
+    arrives (a client may have the new key before this process does), so that a flood of bad keys
+    cannot turn into a flood of Secrets Manager calls.
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        fetch: Callable[[str], str] | None = None,
+        ttl_s: float = 300.0,
+        miss_refresh_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._secret_id = secret_id
+        self._fetch = fetch or _fetch_secret_string
+        self._ttl_s = ttl_s
+        self._miss_refresh_s = miss_refresh_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._credential: Credential | None = None
+        self._fetched_at = float("-inf")
+
+    def _refresh(self) -> Credential:
+        credential = credential_from_secret(self._fetch(self._secret_id))
+        self._credential, self._fetched_at = credential, self._clock()
+        return credential
+
+    def secret_for(self, access_key_id: str) -> Credential | None:
+        with self._lock:
+            age = self._clock() - self._fetched_at
+            credential = self._credential
+            if credential is None or age >= self._ttl_s:
+                credential = self._refresh()
+            elif credential.access_key_id != access_key_id and age >= self._miss_refresh_s:
+                credential = self._refresh()
+        return credential if credential.access_key_id == access_key_id else None
+
+
+def _fetch_secret_string(secret_id: str) -> str:
+    from functions.stores.clients import client
+
+    return client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+
+
+class ChainedKeyStore:
+    """Asks each store in turn: a deployment's admin key plus any keys given in TAILOR_ACCESS_KEYS."""
+
+    def __init__(self, *stores: KeyStore) -> None:
+        self._stores = stores
+
+    def secret_for(self, access_key_id: str) -> Credential | None:
+        for store in self._stores:
+            credential = store.secret_for(access_key_id)
+            if credential is not None:
+                return credential
+        return None
+
+
+def key_store_from_env(environ: Mapping[str, str] | None = None) -> KeyStore:
     env = os.environ if environ is None else environ
     spec = env.get(ENV_VAR, "")
+    secret_id = env.get(ENV_ADMIN_KEY_SECRET, "").strip()
+    if secret_id:
+        # A deployment: no default key, ever; extra keys only when given explicitly.
+        admin = SecretsManagerKeyStore(secret_id)
+        if not spec.strip():
+            return admin
+        return ChainedKeyStore(admin, StaticKeyStore.of(*parse_access_keys(spec)))
     if not spec.strip():
         return StaticKeyStore.of(default_credential())
     credentials = parse_access_keys(spec)

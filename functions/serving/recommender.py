@@ -37,6 +37,7 @@ from functions.serving.model_artifact import ITEM_NEIGHBORS, LoadedModel
 from functions.serving.selection import Candidates, Chosen, Exploration, Promotion, select
 
 DEFAULT_EXPLORATION_WEIGHT = 0.3
+NO_METADATA_ROW = "\x00tailor:no-metadata"
 DEFAULT_EXPLORATION_AGE_DAYS = 30.0
 # Recipes that explore cold items (Personalize: User-Personalization and its v2).
 EXPLORING_RECIPES = frozenset({"aws-user-personalization", "aws-user-personalization-v2"})
@@ -247,29 +248,14 @@ class Recommender:
         ``imported_interactions`` the user's imported ones for interaction filters (read from the
         catalogue when None and a filter needs them)."""
         model = self.model
+        # The model runs outside the group's lock: only the shared filter tables need it.
+        if model.contract == ITEM_NEIGHBORS:
+            model_scores, history = model.neighbor_scores(item_id or ""), None
+        else:
+            model_scores, history = model.user_scores(user_id, [item for item, _ in live_events])
         with self.state.lock:
             table, view = self.state.items()
             space = self._candidates(table, view)
-            total = len(space.ids)
-            scores = np.full(total, -np.inf)
-            blocked = np.zeros(total, dtype=bool)
-            if model.contract == ITEM_NEIGHBORS:
-                scores[: space.n_model] = model.neighbor_scores(item_id or "")
-                own = model.item_index.get(item_id or "")
-                if own is None and item_id is not None:
-                    own = space.position(item_id)
-                if own is not None:
-                    blocked[own] = True
-            else:
-                model_scores, history = model.user_scores(user_id, [item for item, _ in live_events])
-                scores[: space.n_model] = model_scores
-                blocked[history] = True
-                for item, _ in live_events:
-                    if item not in model.item_index:
-                        position = space.position(item)
-                        if position is not None:
-                            blocked[position] = True
-            candidates = Candidates(space.ids, scores, space.popularity, blocked)
             interactions = self._interactions(
                 user_id, live_events, imported_interactions, filter_request, promotion
             )
@@ -283,8 +269,26 @@ class Recommender:
                 count = round(n * promotion.percent / 100)
                 mask = self._mask(promotion.filter, table, space, interactions, user_id, item_id)
                 promo = Promotion(promotion.name, count, mask)
-            exploration = self._exploration(space, n, exploration_config)
-            return select(candidates, n, allowed, promo, exploration, rng)
+        total = len(space.ids)
+        scores = np.full(total, -np.inf)
+        scores[: space.n_model] = model_scores
+        blocked = np.zeros(total, dtype=bool)
+        if history is None:
+            own = model.item_index.get(item_id or "")
+            if own is None and item_id is not None:
+                own = space.position(item_id)
+            if own is not None:
+                blocked[own] = True
+        else:
+            blocked[history] = True
+            for item, _ in live_events:
+                if item not in model.item_index:
+                    position = space.position(item)
+                    if position is not None:
+                        blocked[position] = True
+        candidates = Candidates(space.ids, scores, space.popularity, blocked)
+        exploration = self._exploration(space, n, exploration_config)
+        return select(candidates, n, allowed, promo, exploration, rng)
 
     def rank(
         self,
@@ -295,14 +299,12 @@ class Recommender:
     ) -> list[Chosen]:
         """``input_list`` re-ranked for the user; items the model does not know follow, unscored."""
         model = self.model
+        model_scores, _ = model.user_scores(user_id, [item for item, _ in live_events])
+        allowed_ids: set[str] | None = None
         with self.state.lock:
-            table, view = self.state.items()
-            space = self._candidates(table, view)
-            model_scores, _ = model.user_scores(user_id, [item for item, _ in live_events])
-            allowed_ids: set[str] | None = None
+            table, _ = self.state.items()
             if filter_request is not None:
                 interactions = self._interactions(user_id, live_events, None, filter_request, None)
-                table.add_ids(input_list)
                 mask = self._mask_for_ids(filter_request, table, input_list, interactions, user_id)
                 allowed_ids = {item for item, keep in zip(input_list, mask, strict=True) if keep}
         seen: set[str] = set()
@@ -320,7 +322,6 @@ class Recommender:
         total = sum(score for _, score in known) or 1.0
         # Scores are renormalised over the input list, so they say how the listed items compare.
         known.sort(key=lambda pair: (-pair[1], input_list.index(pair[0])))
-        del space
         return [Chosen(item, score / total) for item, score in known] + [
             Chosen(item, None) for item in unknown
         ]
@@ -333,7 +334,12 @@ class Recommender:
         interactions: Sequence[tuple[str, str]],
         user_id: str | None,
     ) -> np.ndarray:
-        return self._table_mask(request, table, interactions, user_id)[table.indices(ids)]
+        # Ids the table has never seen (a caller's inputList can name anything) are judged as an item
+        # without metadata: one shared empty row, so requests cannot grow the table.
+        table.add_ids([NO_METADATA_ROW])
+        rows = table.indices(ids)
+        rows[rows < 0] = table.index_of(NO_METADATA_ROW)
+        return self._table_mask(request, table, interactions, user_id)[rows]
 
     def _interactions(
         self,

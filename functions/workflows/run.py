@@ -137,6 +137,8 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
     for key in blobs.keys(bucket, artifacts.event_archive_prefix(version["datasetGroupArn"])):
         for line in blobs.get(bucket, key).decode().splitlines():
             event = json.loads(line)
+            if event.get("kind", "event") != "event":
+                continue
             if not event.get("itemId") or not event.get("userId") or event["eventId"] in seen:
                 continue
             seen.add(event["eventId"])
@@ -226,20 +228,61 @@ def train_solution_version(version_arn: str) -> None:
             failure = output_dir / "failure"
             reason = failure.read_text().strip() if failure.exists() else " ".join(last_lines)
             raise WorkflowFailed(reason or f"Training exited with status {process.returncode}.")
-        BlobStore().upload_dir(model_dir, settings().artifacts_bucket, artifacts.model_prefix(version_arn))
-        metrics = json.loads((model_dir / "metrics.json").read_text())
-        manifest = json.loads((model_dir / "manifest.json").read_text())
-        _set(
-            version_arn,
-            lc.ACTIVE,
-            trainingHours=round(hours, 6),
-            tailorMetrics=metrics,
-            tunedHPOParams={
-                "algorithmHyperParameters": {k: str(v) for k, v in manifest["hyperparameters"].items()}
-            },
-        )
+        publish_model(version_arn, model_dir, hours)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def publish_model(version_arn: str, model_dir: Path, hours: float) -> None:
+    """Store a trained model under its solution version and make the version ACTIVE.
+
+    Shared by the in-process training above and the SageMaker path (functions.workflows.steps).
+    """
+    BlobStore().upload_dir(model_dir, settings().artifacts_bucket, artifacts.model_prefix(version_arn))
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    _set(
+        version_arn,
+        lc.ACTIVE,
+        trainingHours=round(hours, 6),
+        tailorMetrics=metrics,
+        tunedHPOParams={
+            "algorithmHyperParameters": {k: str(v) for k, v in manifest["hyperparameters"].items()}
+        },
+    )
+    sync_campaigns(version_arn)
+
+
+def sync_campaigns(version_arn: str) -> None:
+    """Move campaigns created with syncWithLatestSolutionVersion onto a newly ACTIVE version.
+
+    Each goes through the same update as UpdateCampaign: the new model must load, or the campaign keeps
+    serving the version it has (its latestCampaignUpdate says why).
+    """
+    store = ResourceStore()
+    solution_arn = version_arn.rsplit("/", 1)[0]
+    for campaign in store.list(lc.CAMPAIGN):
+        if campaign.get("tailorSyncSolutionArn") != solution_arn or campaign["status"] != lc.ACTIVE:
+            continue
+        if campaign["solutionVersionArn"] == version_arn:
+            continue
+
+        def request(doc: dict[str, Any]) -> dict[str, Any]:
+            stamp = lc.now()
+            doc["latestCampaignUpdate"] = {
+                "solutionVersionArn": version_arn,
+                "minProvisionedTPS": doc["minProvisionedTPS"],
+                "campaignConfig": doc.get("campaignConfig", {}),
+                "status": lc.UPDATE_PENDING,
+                "creationDateTime": stamp,
+                "lastUpdatedDateTime": stamp,
+            }
+            return doc
+
+        store.update(campaign["campaignArn"], request)
+        _update_campaign(
+            campaign["campaignArn"], store.get(campaign["campaignArn"], lc.CAMPAIGN)["latestCampaignUpdate"]
+        )
 
 
 def _relay(process: subprocess.Popen[bytes], last_lines: deque[str]) -> None:
@@ -256,7 +299,7 @@ def _check_model_loads(version_arn: str) -> None:
     from functions.serving.runtime_api import ModelCache
 
     try:
-        ModelCache().get(version_arn)
+        ModelCache._load(version_arn)
     except Exception as exc:  # noqa: BLE001 - any load failure keeps the campaign off this model
         raise WorkflowFailed(f"The model of {version_arn} could not be loaded: {exc}") from exc
 
@@ -300,11 +343,20 @@ def _update_campaign(campaign_arn: str, update: dict[str, Any]) -> None:
     _set_update(campaign_arn, lc.ACTIVE, switch=True)
 
 
+# -- batch inference -----------------------------------------------------------------------------
+def batch_inference(job_arn: str) -> None:
+    # Imported here: the module pulls in the serving stack (onnxruntime), which other workflows skip.
+    from functions.workflows.batch_inference import run_batch_inference
+
+    run_batch_inference(job_arn)
+
+
 # -- dispatch ------------------------------------------------------------------------------------
 RUNNERS = {
     workflows.DATASET_IMPORT: import_dataset,
     workflows.SOLUTION_VERSION: train_solution_version,
     workflows.CAMPAIGN_DEPLOY: deploy_campaign,
+    workflows.BATCH_INFERENCE: batch_inference,
 }
 
 

@@ -1,37 +1,51 @@
-"""Starts one `tailor serve` for the integration session, exactly as a user would."""
+"""The integration session's target: a `tailor serve` it starts (default), or a deployed stack.
+
+``TAILOR_TARGET`` chooses (see ``targets.py``, the one place that builds clients): ``embedded``
+starts the local service exactly as a user would; ``localstack`` and ``deployed`` point the very same
+tests at a CDK deployment (``make test-localstack``, ``make test-deployed``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from tailor_local.launcher import LaunchError, start_service, stop_service
-from tests.integration.targets import Target
+from tests.integration.targets import (
+    TEST_SERVICE_ENV,
+    Target,
+    deployed_target,
+    embedded_target,
+    localstack_target,
+    target_kind,
+)
 
-# Low enough that the LimitExceededException test reaches it quickly.
-QUOTA_DATASET_GROUPS = 40
+# Low enough that the LimitExceededException test reaches it quickly (every target is given it).
+QUOTA_DATASET_GROUPS = int(TEST_SERVICE_ENV["TAILOR_QUOTA_DATASET_GROUPS"])
 
 
 @pytest.fixture(scope="session")
-def tailor_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    kind = target_kind()
+    if kind == "localstack":
+        yield localstack_target(os.environ.get("TAILOR_STACK_NAME", "TailorLocal"))
+        return
+    if kind == "deployed":
+        yield deployed_target(os.environ.get("TAILOR_STACK_NAME", "Tailor"))
+        return
     state = tmp_path_factory.mktemp("tailor-state")
-    env = {"TAILOR_QUOTA_DATASET_GROUPS": str(QUOTA_DATASET_GROUPS)}
     try:
-        process, url = start_service(state, env)
+        process, url = start_service(state, dict(TEST_SERVICE_ENV))
     except LaunchError as err:
         pytest.fail(str(err))
     try:
-        yield url
+        yield embedded_target(url)
     finally:
         stop_service(process)
-
-
-@pytest.fixture(scope="session")
-def target(tailor_url: str) -> Target:
-    return Target(tailor_url)
 
 
 def _undeclared(value, shape, path: str) -> list[str]:

@@ -243,11 +243,11 @@ def test_duplicate_event_ids_count_once(events, workflow, target):
     deadline = time.monotonic() + 5
     stored: list = []
     while time.monotonic() < deadline:
-        item = ddb.get_item(TableName="tailor-history", Key={"pk": {"S": key}}).get("Item")
+        item = ddb.get_item(TableName=target.history_table, Key={"pk": {"S": key}}).get("Item")
         stored = item["events"]["L"] if item else []
         if stored:
             time.sleep(0.5)  # give the two duplicates time to arrive too
-            item = ddb.get_item(TableName="tailor-history", Key={"pk": {"S": key}})["Item"]
+            item = ddb.get_item(TableName=target.history_table, Key={"pk": {"S": key}})["Item"]
             stored = item["events"]["L"]
             break
         time.sleep(0.05)

@@ -723,7 +723,12 @@ def test_put_actions_validates_against_the_actions_schema(personalize, events, s
     )["datasetArn"]
     events.put_actions(
         datasetArn=dataset,
-        actions=[{"actionId": "join-gold", "properties": json.dumps({"value": 9, "tier": "gold", "creationTimestamp": 1})}],
+        actions=[
+            {
+                "actionId": "join-gold",
+                "properties": json.dumps({"value": 9, "tier": "gold", "creationTimestamp": 1}),
+            }
+        ],
     )
     with pytest.raises(events.exceptions.InvalidInputException):
         events.put_actions(
