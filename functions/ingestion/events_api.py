@@ -25,7 +25,9 @@ from functions.resources.schema_rules import ParsedSchema, parse_schema
 from functions.stores.resources import ResourceStore
 from functions.stores.stream import EventStream, StreamRecord
 
-CACHE_TTL_S = 30.0
+# Trackers and datasets are re-read at most this often: a deleted tracker stops accepting events, and a
+# re-created dataset's schema applies, within this many seconds.
+CACHE_TTL_S = 10.0
 _trackers: dict[str, tuple[float, dict[str, Any]]] = {}
 _datasets: dict[str, tuple[float, dict[str, Any], ParsedSchema]] = {}
 
@@ -53,18 +55,20 @@ def tracker_for(tracking_id: str) -> dict[str, Any]:
 def dataset_for(dataset_arn: str, expected_type: str) -> tuple[dict[str, Any], ParsedSchema]:
     cached = _datasets.get(dataset_arn)
     if cached and time.monotonic() - cached[0] < CACHE_TTL_S:
-        return cached[1], cached[2]
-    store = ResourceStore()
-    doc = store.find(dataset_arn)
-    if doc is None or "datasetType" not in doc:
-        raise ResourceNotFoundException(f"Could not find resource: {dataset_arn}", status=404)
+        doc, schema = cached[1], cached[2]
+    else:
+        store = ResourceStore()
+        found = store.find(dataset_arn)
+        if found is None or "datasetType" not in found:
+            _datasets.pop(dataset_arn, None)
+            raise ResourceNotFoundException(f"Could not find resource: {dataset_arn}", status=404)
+        doc, schema = found, parse_schema(store.get(found["schemaArn"], lc.SCHEMA)["schema"])
+        _datasets[dataset_arn] = (time.monotonic(), doc, schema)
     if doc["datasetType"].upper() != expected_type:
         raise InvalidInputException(
-            f"Dataset {dataset_arn} is a {doc['datasetType']} dataset; this operation writes to a "
+            f"Dataset {dataset_arn} is of type {doc['datasetType']}; this operation writes to a "
             f"{expected_type} dataset."
         )
-    schema = parse_schema(store.get(doc["schemaArn"], lc.SCHEMA)["schema"])
-    _datasets[dataset_arn] = (time.monotonic(), doc, schema)
     return doc, schema
 
 
