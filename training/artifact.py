@@ -47,7 +47,7 @@ def write_artifact(
     _write_json(model_dir / "items.json", list(data.item_ids))
     users = {
         data.user_ids[u]: [int(i) for i in history]
-        for u, history in enumerate(data.histories())
+        for u, history in enumerate(recipe.serving_histories(data))
         if len(history)
     }
     _write_json(model_dir / "users.json", users)

@@ -32,6 +32,7 @@ BATCH = "batch"
 
 SEQUENCE_SCORES = "sequence_scores"
 ITEM_NEIGHBORS = "item_neighbors"
+ACTION_PROPENSITY = "action_propensity"
 
 _ORT_TYPES = {"int64": "tensor(int64)", "float32": "tensor(float)"}
 
@@ -59,6 +60,16 @@ def sequence_scores_contract(max_sequence_length: int, n_items: int) -> ExportCo
         name=SEQUENCE_SCORES,
         inputs=(TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),),
         outputs=(TensorSpec("scores", "float32", (BATCH, n_items)),),
+    )
+
+
+def action_propensity_contract(max_sequence_length: int, n_actions: int) -> ExportContract:
+    """item_sequence: action index + 1 of the user's TAKEN actions, 0 = left padding, newest last ->
+    propensity: the probability that the user takes each action within the optimization period."""
+    return ExportContract(
+        name=ACTION_PROPENSITY,
+        inputs=(TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),),
+        outputs=(TensorSpec("propensity", "float32", (BATCH, n_actions)),),
     )
 
 

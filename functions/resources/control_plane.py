@@ -405,11 +405,15 @@ class ControlPlane(FilterOperations, BatchInferenceOperations):
             raise InvalidInputException(
                 f"trainingMode {trainingMode} is not supported by Tailor yet; use FULL (a full retrain)."
             )
-        interactions = self._interactions_dataset(solution["datasetGroupArn"])
+        # Next-Best-Action trains on action interactions; every other recipe on item interactions.
+        recipe = next((r for r in recipe_catalogue() if r["recipeArn"] == solution.get("recipeArn")), None)
+        on_actions = bool(recipe) and recipe["recipeType"] == "PERSONALIZED_ACTIONS"  # type: ignore[index]
+        training_type = "ACTION_INTERACTIONS" if on_actions else "INTERACTIONS"
+        interactions = self.store.find(arns.dataset_arn(solution["datasetGroupArn"], training_type))
         if interactions is None or not interactions.get("tailorDataKeys"):
             raise InvalidInputException(
-                f"Dataset group {solution['datasetGroupArn']} has no imported interactions data. Import "
-                "interactions with CreateDatasetImportJob and wait for it to become ACTIVE."
+                f"Dataset group {solution['datasetGroupArn']} has no imported {training_type.lower()} data. "
+                "Import it with CreateDatasetImportJob and wait for the job to become ACTIVE."
             )
         running = [v for v in self.store.list(lc.SOLUTION_VERSION) if v["status"] in lc.UNFINISHED]
         quotas.enforce(
@@ -629,11 +633,13 @@ class ControlPlane(FilterOperations, BatchInferenceOperations):
                 f"{existing[0]['eventTrackerArn']}; "
                 "only one event tracker can be associated with a dataset group."
             )
-        interactions = self._interactions_dataset(datasetGroupArn)
+        interactions = self._interactions_dataset(datasetGroupArn) or self.store.find(
+            arns.dataset_arn(datasetGroupArn, "ACTION_INTERACTIONS")
+        )
         if interactions is None:
             raise InvalidInputException(
-                f"Dataset group {datasetGroupArn} has no Interactions dataset; create one before the event "
-                "tracker, whose events are recorded with its schema."
+                f"Dataset group {datasetGroupArn} has no Interactions or Action interactions dataset; create "
+                "one before the event tracker, whose events are recorded with its schema."
             )
         tracking_id = _tracking_id()
         arn = self._arn(f"event-tracker/{arns.short_id()}")

@@ -30,6 +30,7 @@ import onnxruntime
 FORMAT_VERSION = 1
 SEQUENCE_SCORES = "sequence_scores"
 ITEM_NEIGHBORS = "item_neighbors"
+ACTION_PROPENSITY = "action_propensity"
 
 
 class ModelArtifactError(Exception):
@@ -90,7 +91,7 @@ class LoadedModel:
             raise ModelArtifactError(
                 f"Unsupported model format_version {version!r} (expected {FORMAT_VERSION})"
             )
-        if manifest.get("contract") not in (SEQUENCE_SCORES, ITEM_NEIGHBORS):
+        if manifest.get("contract") not in (SEQUENCE_SCORES, ITEM_NEIGHBORS, ACTION_PROPENSITY):
             raise ModelArtifactError(f"Unsupported model contract {manifest.get('contract')!r}")
         items = [str(item) for item in _read_json(root / "items.json")]
         histories = {
@@ -175,6 +176,18 @@ class LoadedModel:
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum()
         return probabilities, history
+
+    def action_scores(self, user_id: str | None, extra_history: Sequence[str]) -> np.ndarray:
+        """Propensity of every action for the user (``action_propensity``): independent probabilities."""
+        if self.contract != ACTION_PROPENSITY:
+            raise UnsupportedRequestError(f"Recipe {self.recipe} does not predict action propensities")
+        history = self.history_of(user_id, extra_history)
+        length = self.max_sequence_length
+        sequence = np.zeros((1, length), dtype=np.int64)
+        tail = history[-length:]
+        if tail.size:
+            sequence[0, length - len(tail) :] = tail + 1
+        return self.session.run(None, {"item_sequence": sequence})[0][0].astype(np.float64)
 
     def neighbor_scores(self, item_id: str) -> np.ndarray:
         """Similarity of every item to ``item_id`` (-inf for items that are not its neighbours)."""

@@ -11,6 +11,7 @@ version that fails to load is remembered and never served (the campaign stays on
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -26,7 +27,7 @@ from functions.serving.model_artifact import ITEM_NEIGHBORS, LoadedModel, ModelA
 from functions.serving.recommender import FilterRequest, PromotionRequest, Recommender, metadata_for
 from functions.serving.selection import Chosen
 from functions.stores.blobs import BlobStore
-from functions.stores.history import HistoryStore, history_key
+from functions.stores.history import HistoryStore, action_history_key, history_key
 from functions.stores.resources import ResourceStore
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ MAX_RESULTS = 500
 MAX_RESULTS_WITH_METADATA = 50
 MAX_RANKING_INPUT = 500
 MAX_METADATA_COLUMNS = 10
+MAX_ACTION_RESULTS = 100
+DEFAULT_ACTION_RESULTS = 5
+DAY_S = 86_400.0
 DEFAULT_RESULTS = 25
 
 
@@ -256,6 +260,11 @@ class Runtime:
             raise InvalidInputException(
                 f"Campaign {campaignArn} ranks items (PERSONALIZED_RANKING): call GetPersonalizedRanking."
             )
+        if recipe_type == "PERSONALIZED_ACTIONS":
+            raise InvalidInputException(
+                f"Campaign {campaignArn} recommends actions (PERSONALIZED_ACTIONS): "
+                "call GetActionRecommendations."
+            )
         group = recommender.state.group
         flt = _filter(filterArn, filterValues, group, "")
         promotion = None
@@ -324,3 +333,70 @@ class Runtime:
             "personalizedRanking": _items_out(chosen, metadata),
             "recommendationId": f"RID-{uuid.uuid4()}",
         }
+
+    def get_action_recommendations(
+        self,
+        campaignArn: str | None = None,
+        userId: str | None = None,
+        numResults: int | None = None,
+        filterArn: str | None = None,
+        filterValues: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Actions by the user's propensity to take them (developer guide, "Getting action
+        recommendations"): actions without enough interactions to be scored come after, with 0.0;
+        expired actions (EXPIRATION_TIMESTAMP passed) never appear; an action the user took less than
+        its REPEAT_FREQUENCY days ago waits; equal propensities rank the higher VALUE first."""
+        n = DEFAULT_ACTION_RESULTS if numResults is None else numResults
+        _check_num_results(n, MAX_ACTION_RESULTS)
+        if not campaignArn:
+            raise InvalidInputException("campaignArn is required.")
+        if not userId:
+            raise InvalidInputException("userId is required.")
+        campaign, recommender = _campaign_recommender(campaignArn)
+        if _recipe_type(recommender) != "PERSONALIZED_ACTIONS":
+            raise InvalidInputException(
+                f"Campaign {campaignArn} was not trained with a PERSONALIZED_ACTIONS recipe; "
+                "GetActionRecommendations needs one (aws-next-best-action)."
+            )
+        if filterArn:
+            # CreateFilter refuses ActionID expressions, so any filter here filters items or users.
+            raise InvalidInputException(
+                f"Filter {filterArn} filters items, not actions; Tailor does not support action filters yet."
+            )
+        group = recommender.state.group
+        model = recommender.model
+        events = HistoryStore().events(action_history_key(group, userId))
+        taken = [e for e in events if e.event_type.lower() == "taken"]
+        scores = dict(zip(model.items, model.action_scores(userId, [e.item_id for e in taken]), strict=True))
+        view = recommender.state.catalog.view("ACTIONS")
+        now = time.time()
+        last_taken: dict[str, float] = {}
+        for event in taken:
+            last_taken[event.item_id] = max(event.timestamp, last_taken.get(event.item_id, 0.0))
+        ranked: list[tuple[float, float, str]] = []
+        for action in dict.fromkeys([*model.items, *(view.rows if view is not None else ())]):
+            row = view.rows.get(action) if view is not None else None
+            expiry = (
+                row.get("EXPIRATION_TIMESTAMP") or row.get("ACTION_EXPIRATION_TIMESTAMP") if row else None
+            )
+            if _number(expiry, math.inf) < now:
+                continue
+            repeat_days = _number(row.get("REPEAT_FREQUENCY") if row else None, 0.0)
+            if action in last_taken and now - last_taken[action] < repeat_days * DAY_S:
+                continue
+            value = _number(row.get("VALUE") if row else None, 0.0)
+            ranked.append((-float(scores.get(action, 0.0)), -value, action))
+        ranked.sort()
+        return {
+            "actionList": [
+                {"actionId": action, "score": round(-score, 7)} for score, _, action in ranked[:n]
+            ],
+            "recommendationId": f"RID-{uuid.uuid4()}",
+        }
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default

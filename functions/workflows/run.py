@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from functions.config import settings
-from functions.resources import artifacts
+from functions.resources import arns, artifacts
 from functions.resources import lifecycle as lc
 from functions.resources.arns import recipe_name
-from functions.resources.control_plane import interactions_dataset
 from functions.resources.schema_rules import parse_schema
 from functions.stores import workflows
 from functions.stores.blobs import BlobStore, split_s3_uri
@@ -121,11 +120,17 @@ def import_dataset(job_arn: str) -> None:
 def _write_interactions(version: dict[str, Any], channel: Path) -> None:
     store, blobs, bucket = ResourceStore(), BlobStore(), settings().artifacts_bucket
     channel.mkdir(parents=True)
-    dataset = interactions_dataset(store, version["datasetGroupArn"])
+    # Next-Best-Action learns from action interactions: they go in as the interactions channel with
+    # ACTION_ID as the item column, so the training code treats an action as an item.
+    on_actions = _recipe_type(version) == "PERSONALIZED_ACTIONS"
+    dataset_type = "ACTION_INTERACTIONS" if on_actions else "INTERACTIONS"
+    dataset = store.find(arns.dataset_arn(version["datasetGroupArn"], dataset_type))
     header: list[str] = []
     if dataset is not None:
         for index, key in enumerate(dataset.get("tailorDataKeys", [])):
             data = blobs.get(bucket, key)
+            if on_actions:
+                data = _action_id_as_item_id(data)
             (channel / f"part-{index:04d}.csv").write_bytes(data)
             if not header:
                 first_line = io.StringIO(data.decode("utf-8-sig"))
@@ -137,7 +142,7 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
     for key in blobs.keys(bucket, artifacts.event_archive_prefix(version["datasetGroupArn"])):
         for line in blobs.get(bucket, key).decode().splitlines():
             event = json.loads(line)
-            if event.get("kind", "event") != "event":
+            if event.get("kind", "event") != ("action-interaction" if on_actions else "event"):
                 continue
             if not event.get("itemId") or not event.get("userId") or event["eventId"] in seen:
                 continue
@@ -157,6 +162,23 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
         for event in rows:
             writer.writerow([values[col.upper()](event) if col.upper() in values else "" for col in header])
         (channel / "events.csv").write_text(out.getvalue())
+
+
+def _recipe_type(version: dict[str, Any]) -> str | None:
+    from training.recipes import RECIPES  # the catalogue only: no torch
+
+    info = RECIPES.get(recipe_name(version["recipeArn"]) or "")
+    return str(info.recipe_type) if info else None
+
+
+def _action_id_as_item_id(data: bytes) -> bytes:
+    text = data.decode("utf-8-sig")
+    first, _, rest = text.partition("\n")
+    columns = next(csv.reader(io.StringIO(first), dialect=PersonalizeCsvDialect))
+    renamed = ["ITEM_ID" if column.upper() == "ACTION_ID" else column for column in columns]
+    out = io.StringIO()
+    csv.writer(out, dialect=PersonalizeCsvDialect).writerow(renamed)
+    return (out.getvalue() + rest).encode("utf-8")
 
 
 def _hyperparameters(version: dict[str, Any]) -> dict[str, str]:

@@ -11,7 +11,13 @@ from training.recipes.user_personalization import UserPersonalizationHyperparame
 
 pytestmark = pytest.mark.unit
 
-NAMES = ("aws-personalized-ranking", "aws-popularity-count", "aws-sims", "aws-user-personalization")
+NAMES = (
+    "aws-next-best-action",
+    "aws-personalized-ranking",
+    "aws-popularity-count",
+    "aws-sims",
+    "aws-user-personalization",
+)
 
 
 def test_registry_has_every_recipe() -> None:
@@ -37,6 +43,7 @@ def test_unknown_recipe_raises_and_names_the_choices(name: str) -> None:
 def test_catalogue_describes_each_recipe() -> None:
     assert sorted(RECIPES) == sorted(NAMES)
     expected_types = {
+        "aws-next-best-action": "PERSONALIZED_ACTIONS",
         "aws-personalized-ranking": "PERSONALIZED_RANKING",
         "aws-popularity-count": "USER_PERSONALIZATION",
         "aws-sims": "RELATED_ITEMS",
@@ -49,7 +56,9 @@ def test_catalogue_describes_each_recipe() -> None:
         assert info.feature_transformation_arn.startswith("arn:aws:personalize:::feature-transformation/")
         assert info.recipe_type == expected_types[name]
         assert info.description
-        assert "INTERACTIONS" in info.required_datasets
+        # Next-Best-Action learns from action interactions; every other recipe from item interactions.
+        expected = "ACTION_INTERACTIONS" if info.recipe_type == "PERSONALIZED_ACTIONS" else "INTERACTIONS"
+        assert expected in info.required_datasets
         assert all(isinstance(v, str) for v in info.default_hyperparameters.values())
         assert set(info.hyperparameter_ranges) == set(info.default_hyperparameters)
 

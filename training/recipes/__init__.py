@@ -18,6 +18,7 @@ from typing import Any
 
 from training.errors import UnknownRecipeError
 from training.recipes.base import Hyperparameters, Recipe, RecipeType
+from training.recipes.next_best_action import NextBestActionRecipe
 from training.recipes.personalized_ranking import PersonalizedRankingRecipe
 from training.recipes.popularity import PopularityCountRecipe
 from training.recipes.sims import SimsRecipe
@@ -29,6 +30,7 @@ _REGISTRY: dict[str, type[Recipe]] = {
     cls.name: cls
     for cls in (UserPersonalizationRecipe, SimsRecipe, PopularityCountRecipe, PersonalizedRankingRecipe)
 }
+_REGISTRY[NextBestActionRecipe.name] = NextBestActionRecipe
 
 
 @dataclass(frozen=True)

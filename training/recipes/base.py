@@ -23,7 +23,7 @@ from training.data import Interactions
 from training.errors import HyperparameterError
 from training.onnx_export import ExportContract, ParityReport
 
-RecipeType = Literal["USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING"]
+RecipeType = Literal["USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS"]
 
 # Called after every training epoch with (epoch number from 1, mean training loss).
 EpochCallback = Callable[[int, float], None]
@@ -173,6 +173,10 @@ class Recipe(ABC):
     @abstractmethod
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         """Top-k item indices per history (chronological item indices), seen items excluded."""
+
+    def serving_histories(self, data: Interactions) -> list[np.ndarray]:
+        """Each user's history as the runtime feeds it to the exported graph (``users.json``)."""
+        return list(data.histories())
 
     @abstractmethod
     def export(self, model_dir: Path) -> ExportResult:
