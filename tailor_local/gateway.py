@@ -393,7 +393,21 @@ class _RawBody(BytesIO):
 
 
 def moto_wsgi_app() -> WSGIApp:
-    """moto's server-mode application, as ``ThreadedMotoServer`` builds it, but without a socket."""
+    """moto's server-mode application, as ``ThreadedMotoServer`` builds it, but without a socket.
+
+    moto resolves the backend of every request by listing its service modules on disk and matching
+    URL patterns (tens of thousands of calls per request, under one global lock); the answer for a
+    host never changes, so it is remembered.
+    """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return DomainDispatcherApplication(create_backend_app)
+    class CachingDispatcher(DomainDispatcherApplication):  # type: ignore[misc]
+        _backends: dict[str | None, Any]
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            cache = self.__dict__.setdefault("_backends", {})
+            if host not in cache:
+                cache[host] = super().get_backend_for_host(host)
+            return cache[host]
+
+    return CachingDispatcher(create_backend_app)

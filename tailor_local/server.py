@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 
 from functions import config, wiring
-from functions.stores import clients, workflows
+from functions.stores import clients, history, workflows
 from tailor_local.gateway import Gateway, GatewayServer, moto_wsgi_app
 from tailor_local.handlers import DEFAULT_ACCOUNT_ID, Handler, HandlerLoadError, HandlerRegistry
 from tailor_local.jobs import Command, CrashRecorder, JobRunner, default_command, record_crash_in_process
@@ -100,6 +100,8 @@ class LocalService:
         )
         self._server = GatewayServer(self.gateway, self.host, self.requested_port)
         clients.set_in_process_transport(self.gateway.send_in_process)
+        # The ingest consumer runs in this process, so the history table can be mirrored in memory.
+        history.set_local_mirror(history.LocalMirror())
         self.port = self._server.port
         # A wildcard bind is reachable on loopback; the URL is what clients and handlers dial.
         dial_host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
@@ -170,6 +172,7 @@ class LocalService:
             self._server.stop()
         if self.gateway is not None:
             clients.set_in_process_transport(None)
+            history.set_local_mirror(None)
             self.gateway.close()
         self._restore_environment()
         self.url = None

@@ -7,6 +7,8 @@ concurrent batches for the same user never overwrite each other.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +52,67 @@ def _as_item(e: HistoryEvent) -> dict[str, Any]:
     }
 
 
+class LocalMirror:
+    """A read-through, write-through copy of the history table, for one process that makes every write.
+
+    The embedded local service runs the ingest consumer in the same process as the runtime, so it
+    can keep each user's history in memory and spare the runtime a DynamoDB read per request (in
+    moto, that read was most of a GetRecommendations' cost). A deployment never enables it: there
+    the ingest and runtime Lambdas are different processes and the table is the only truth.
+
+    A read that misses loads the item and installs it only if no append to that key happened while
+    it was reading (``_written`` holds the sequence number of each key's last append; keys evicted
+    from it raise ``_floor``, which then stands for them), so a racing append is never lost.
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._events: OrderedDict[str, list[HistoryEvent]] = OrderedDict()
+        self._written: OrderedDict[str, int] = OrderedDict()
+        self._sequence = 0
+        self._floor = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[list[HistoryEvent] | None, int]:
+        with self._lock:
+            found = self._events.get(key)
+            if found is not None:
+                self._events.move_to_end(key)
+                return list(found), self._sequence
+            return None, self._sequence
+
+    def install(self, key: str, events: list[HistoryEvent], read_at: int) -> None:
+        with self._lock:
+            if self._written.get(key, self._floor) > read_at:
+                return  # an append raced the read: the next read loads the newer item
+            self._events[key] = list(events)
+            self._events.move_to_end(key)
+            while len(self._events) > self.capacity:
+                self._events.popitem(last=False)
+
+    def appended(self, key: str, event: HistoryEvent) -> None:
+        with self._lock:
+            self._sequence += 1
+            self._written[key] = self._sequence
+            self._written.move_to_end(key)
+            while len(self._written) > self.capacity:
+                _, evicted = self._written.popitem(last=False)
+                self._floor = max(self._floor, evicted)
+            cached = self._events.get(key)
+            if cached is not None:
+                cached.append(event)
+                del cached[:-MAX_EVENTS_KEPT]
+
+
+_mirror: LocalMirror | None = None
+
+
+def set_local_mirror(mirror: LocalMirror | None) -> None:
+    """Enable (the embedded local service) or disable the process-local history copy."""
+    global _mirror
+    _mirror = mirror
+
+
 class HistoryStore:
     def __init__(self, table: str | None = None) -> None:
         self.table = table or settings().history_table
@@ -82,6 +145,8 @@ class HistoryStore:
         stored = result.get("Attributes", {}).get("events", {}).get("L", [])
         if len(stored) > MAX_EVENTS_KEPT:
             self._trim(key, stored[-MAX_EVENTS_KEPT:])
+        if _mirror is not None:
+            _mirror.appended(key, event)
         return True
 
     def _trim(self, key: str, kept: list[dict[str, Any]]) -> None:
@@ -95,6 +160,17 @@ class HistoryStore:
         )
 
     def events(self, key: str) -> list[HistoryEvent]:
+        mirror = _mirror
+        if mirror is None:
+            return self._read(key)
+        cached, read_at = mirror.get(key)
+        if cached is not None:
+            return cached
+        events = self._read(key)
+        mirror.install(key, events, read_at)
+        return events
+
+    def _read(self, key: str) -> list[HistoryEvent]:
         item = self._ddb().get_item(TableName=self.table, Key={"pk": {"S": key}}).get("Item")
         if not item:
             return []
