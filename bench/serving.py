@@ -126,13 +126,16 @@ def build(url: str, items: int) -> dict[str, Any]:
             name=f"bench-{items}-{recipe}",
             datasetGroupArn=group,
             recipeArn=f"arn:aws:personalize:::recipe/{recipe}",
-            solutionConfig={"algorithmHyperParameters": {"epochs": "1"}},
+            # One epoch at 64 dimensions: serving cost is what is measured here (scoring every item per
+            # request); quality is bench/quality.py's business.
+            solutionConfig={"algorithmHyperParameters": {"epochs": "1", "hidden_dimension": "64"}},
         )["solutionArn"]
-        versions[recipe] = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    for recipe, version in versions.items():
+        # One training at a time: two jobs with two threads each on two cores slow both down many times.
+        version = versions[recipe] = p.create_solution_version(solutionArn=solution)["solutionVersionArn"]
         wait(
             lambda version=version: p.describe_solution_version(solutionVersionArn=version), "solutionVersion"
         )
+    for recipe, version in versions.items():
         campaigns[recipe] = p.create_campaign(name=f"bench-{items}-{recipe}", solutionVersionArn=version)[
             "campaignArn"
         ]
@@ -303,9 +306,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch-users", type=int, default=2000)
+    parser.add_argument("--training-threads", type=int, default=2)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="tailor-bench-"))
-    process, url = start_service(state)
+    # Training runs one job at a time here, so it may use both cores.
+    process, url = start_service(state, {"TAILOR_TRAINING_THREADS": str(args.training_threads)})
     runtime_rows, other_rows = [], []
     try:
         for items in args.items:
