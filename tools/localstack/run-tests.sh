@@ -6,13 +6,14 @@ set -euo pipefail
 HERE="$(dirname "$0")"
 source "$HERE/env.sh"
 "$HERE/setup.sh"
-"$HERE/start.sh"
 trap '"$HERE/stop.sh"' EXIT
+"$HERE/start.sh"
 "$HERE/deploy.sh"
 cd "$ROOT"
-started=$(date +%s.%N)
+started=$(date +%s%N)
 status=0
 TAILOR_TARGET=localstack TAILOR_STACK_NAME="$STACK_NAME" .venv/bin/python -m pytest -q -rs -m integration \
   tests/integration "$@" || status=$?
-printf 'localstack tier: integration suite took %.1f s\n' "$(echo "$(date +%s.%N) - $started" | bc)"
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+printf 'localstack tier: integration suite took %d.%03d s\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
 exit $status
