@@ -5,18 +5,60 @@ from __future__ import annotations
 import json
 import random
 
-INTERACTIONS_SCHEMA = json.dumps(
+
+def avro_schema(name: str, fields: list[dict]) -> str:
+    """A Personalize schema document (an Avro record) as CreateSchema takes it."""
+    return json.dumps(
+        {
+            "type": "record",
+            "name": name,
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": fields,
+            "version": "1.0",
+        }
+    )
+
+
+INTERACTIONS_SCHEMA = avro_schema(
+    "Interactions",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+    ],
+)
+ACTIONS_SCHEMA = avro_schema(
+    "Actions",
+    [
+        {"name": "ACTION_ID", "type": "string"},
+        {"name": "VALUE", "type": ["null", "long"]},
+        {"name": "EXPIRATION_TIMESTAMP", "type": ["null", "long"]},
+        {"name": "REPEAT_FREQUENCY", "type": ["null", "long"]},
+        {"name": "CHANNEL", "type": ["null", "string"], "categorical": True},
+        {"name": "CREATION_TIMESTAMP", "type": "long"},
+    ],
+)
+ACTION_INTERACTIONS_SCHEMA = avro_schema(
+    "ActionInteractions",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ACTION_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+    ],
+)
+# What Personalize's own samples attach to the role they pass to imports and jobs.
+ASSUME_ROLE_POLICY = json.dumps(
     {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "personalize.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
         ],
-        "version": "1.0",
     }
 )
 
@@ -49,34 +91,23 @@ def interactions_csv(users: int = 80, items: int = 120, per_user: int = 25, seed
 
 GENRES = ("Comedy", "Drama", "Action|Comedy", "Horror")
 
-ITEMS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Items",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "GENRE", "type": ["null", "string"], "categorical": True},
-            {"name": "YEAR", "type": ["null", "int"]},
-            {"name": "TITLE", "type": ["null", "string"]},
-            {"name": "CREATION_TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
+ITEMS_SCHEMA = avro_schema(
+    "Items",
+    [
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "GENRE", "type": ["null", "string"], "categorical": True},
+        {"name": "YEAR", "type": ["null", "int"]},
+        {"name": "TITLE", "type": ["null", "string"]},
+        {"name": "CREATION_TIMESTAMP", "type": "long"},
+    ],
 )
-
-USERS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Users",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "AGE", "type": ["null", "int"]},
-            {"name": "MEMBERSHIP", "type": ["null", "string"], "categorical": True},
-        ],
-        "version": "1.0",
-    }
+USERS_SCHEMA = avro_schema(
+    "Users",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "AGE", "type": ["null", "int"]},
+        {"name": "MEMBERSHIP", "type": ["null", "string"], "categorical": True},
+    ],
 )
 
 

@@ -159,6 +159,28 @@ def from_records(
     )
 
 
+def with_items(data: Interactions, item_ids: Iterable[str]) -> Interactions:
+    """The same interactions over a catalogue that also holds ``item_ids`` (items without interactions).
+
+    Recipes that recommend items nobody has interacted with yet (aws-hrnn-coldstart) need those items of
+    the Items dataset in the vocabulary, so they appear in ``items.json``. The vocabulary stays sorted.
+    """
+    vocabulary = sorted(set(data.item_ids).union(item_ids))
+    if len(vocabulary) == data.n_items:
+        return data
+    index = {item: i for i, item in enumerate(vocabulary)}
+    remap = np.asarray([index[i] for i in data.item_ids], dtype=np.int64)
+    return _assemble(
+        data.user_ids,
+        vocabulary,
+        data.user,
+        remap[data.item],
+        data.timestamp,
+        data.event_type,
+        data.event_value,
+    )
+
+
 def _parse_number(value: str, field: str, where: str) -> float:
     try:
         number = float(value)

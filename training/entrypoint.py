@@ -19,8 +19,9 @@ string):
 - any other key: an algorithm hyperparameter of the recipe, overriding ``algorithmHyperParameters``.
   Keys starting with ``sagemaker_`` are SageMaker's own and are skipped; other unknown keys fail the job.
 
-Data: ``<input>/data/interactions/*.csv`` (channels ``items/`` and ``users/`` may exist and are not used
-yet).
+Data: ``<input>/data/interactions/*.csv``; ``<input>/data/items/`` (the Items dataset's CSV files and its
+``schema.json``, when the dataset group has one) is read for the recipes that use item metadata
+(``training/item_metadata.py``); a ``users/`` channel is not used yet.
 
 Flow: load and filter the data, hold out Personalize's evaluation split, train on it and compute the
 offline metrics, then train again on all data (Personalize publishes a model trained on everything) and
@@ -44,9 +45,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from training.artifact import write_artifact
-from training.data import DataFilter, Interactions, load_interactions
+from training.data import DataFilter, Interactions, load_interactions, with_items
 from training.errors import ConfigurationError, TrainingError
 from training.evaluation import evaluate
+from training.item_metadata import ITEMS_CHANNEL, ItemMetadata, UsesItemMetadata, load_item_metadata
 from training.metrics import ndcg_at_k
 from training.recipes import get_recipe
 from training.recipes.base import Recipe
@@ -180,6 +182,15 @@ def _evaluate_on_split(
     return _round(evaluate(candidate, split, data.n_items))
 
 
+def _new_recipe(
+    recipe_class: type[Recipe], hyperparameters: Any, seed: int, metadata: ItemMetadata | None
+) -> Recipe:
+    recipe = recipe_class(hyperparameters, seed=seed)
+    if isinstance(recipe, UsesItemMetadata):
+        recipe.set_item_metadata(metadata)
+    return recipe
+
+
 def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any]:
     """Run one training job; raises TrainingError for anything the user can fix."""
     started = time.monotonic()
@@ -190,6 +201,10 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
         progress.emit("notice", message="solutionConfig keys not implemented and ignored",
                       keys=list(config.ignored_solution_keys))  # fmt: skip
     data: Interactions = load_interactions(input_dir / "data" / INTERACTIONS_CHANNEL, config.data_filter)
+    metadata = load_item_metadata(input_dir / "data" / ITEMS_CHANNEL)
+    if metadata is not None and getattr(recipe_class, "scores_items_without_interactions", False):
+        # Items without interactions join the catalogue (items.json) so the model can recommend them.
+        data = with_items(data, metadata.item_ids)
     device = pick_device()
     progress.emit(
         "start", recipe=recipe_class.name, device=device, seed=config.seed,
@@ -204,11 +219,11 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
         evaluated_users=len(evaluated),
     )  # fmt: skip
     metrics = _evaluate_on_split(
-        recipe_class(hyperparameters, seed=config.seed), split, data, device, progress
+        _new_recipe(recipe_class, hyperparameters, config.seed, metadata), split, data, device, progress
     )
     progress.emit("metrics", **metrics)
 
-    final = recipe_class(hyperparameters, seed=config.seed)
+    final = _new_recipe(recipe_class, hyperparameters, config.seed, metadata)
     fit_started = time.monotonic()
 
     def on_final_epoch(epoch: int, loss: float) -> None:

@@ -4,12 +4,24 @@ Relevance is binary: a recommended item is relevant when it is in the user's gro
 newest interactions, see ``training.split``). Each metric is computed per user and averaged over the users
 that have a non-empty ground truth; a user missing from the recommendations counts as an empty list.
 
-- precision@K: relevant items in the top K, divided by K (also when fewer than K items were recommended).
-- NDCG@K: DCG = sum over relevant positions r (1-based) in the top K of 1 / log2(r + 1); the ideal DCG puts
-  min(K, |truth|) relevant items at the top. 0 when the truth is empty.
+The definitions are the ones the Amazon Personalize Developer Guide gives in "Evaluating a solution version
+with metrics" (docs.aws.amazon.com/personalize/latest/dg/working-with-training-metrics.html; the same text
+is in the AWS tutorial "Real-time movie recommendations with Amazon Personalize", module four):
+
+- precision@K: "the number of relevant recommendations out of the top K recommendations divided by K"
+  (also when fewer than K items were recommended).
+- NDCG@K: DCG = sum over relevant positions r (1-based) in the top K of 1 / log2(r + 1) ("a weighting
+  factor of 1/log(1 + position), where the top of the list is position 1"), divided by the ideal DCG,
+  which the guide defines as "where the top K recommendations are sorted by relevance": the same top K
+  list with its relevant items moved to the top. So one hit at rank r scores 1 / log2(r + 1) however
+  many items the user held out, and a list without a hit scores 0. This is why Personalize's published
+  NDCG@10 is close to its MRR@25 while its precision@10 is low. The textbook normalisation (ideal = min(K,
+  |truth|) relevant items at the top, as RecBole uses) is ``ndcg_at_k(..., ideal="truth")``, for
+  comparisons with other libraries.
 - MRR@25: 1 / rank of the first relevant item in the top 25, 0 if there is none.
-- coverage: distinct items recommended (top 25) across the evaluated users, divided by the number of
-  distinct items in the catalogue (the training data).
+- coverage: "the proportion of unique recommended items from all queries out of the total number of unique
+  items" in the training data: distinct items recommended (top 25) across the evaluated users, divided by
+  the number of distinct items in the catalogue.
 
 An item recommended twice in one list counts once (at its first position).
 """
@@ -18,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 K_VALUES = (5, 10, 25)
 MRR_K = 25
@@ -55,13 +67,27 @@ def precision_at_k(recommended: Sequence[Item], relevant: Collection[Item], k: i
     return len(_hit_ranks(recommended, relevant, k)) / k
 
 
-def ndcg_at_k(recommended: Sequence[Item], relevant: Collection[Item], k: int) -> float:
+def ndcg_at_k(
+    recommended: Sequence[Item],
+    relevant: Collection[Item],
+    k: int,
+    ideal: Literal["recommended", "truth"] = "recommended",
+) -> float:
+    """NDCG@k; ``ideal`` "recommended" is Personalize's (the top k sorted by relevance), "truth" the
+    textbook one (min(k, |relevant|) relevant items at the top)."""
     if k <= 0:
         raise ValueError("k must be positive")
-    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(k, len(relevant)) + 1))
-    if ideal == 0.0:
+    hits = _hit_ranks(recommended, relevant, k)
+    if ideal == "recommended":
+        best = len(hits)
+    elif ideal == "truth":
+        best = min(k, len(relevant))
+    else:
+        raise ValueError(f"ideal must be 'recommended' or 'truth', got {ideal!r}")
+    ideal_dcg = sum(1.0 / math.log2(rank + 1) for rank in range(1, best + 1))
+    if ideal_dcg == 0.0:
         return 0.0
-    return sum(1.0 / math.log2(rank + 1) for rank in _hit_ranks(recommended, relevant, k)) / ideal
+    return sum(1.0 / math.log2(rank + 1) for rank in hits) / ideal_dcg
 
 
 def reciprocal_rank_at_k(recommended: Sequence[Item], relevant: Collection[Item], k: int = MRR_K) -> float:

@@ -708,8 +708,8 @@ def _check_campaign_config(config: dict[str, Any] | None) -> dict[str, Any]:
     config = dict(config or {})
     if config.get("rankingInfluence"):
         raise InvalidInputException(
-            "campaignConfig.rankingInfluence is not supported by Tailor yet (it tunes the "
-            "aws-user-personalization-v2 recipe, which Tailor does not serve yet); leave it out."
+            "campaignConfig.rankingInfluence (POPULARITY and FRESHNESS weights of "
+            "aws-user-personalization-v2) is not supported by Tailor yet; leave it out."
         )
     config.pop("rankingInfluence", None)
     check_exploration(config.get("itemExplorationConfig"), "campaignConfig")

@@ -165,7 +165,9 @@ class LoadedModel:
                 f"Recipe {self.recipe} recommends items for an item, not for a user"
             )
         history = self.history_of(user_id, extra_history)
-        if history.size == 0:
+        # A POPULAR_ITEMS graph (trending-now) ignores the history, so it answers users without one too;
+        # for the others a user with no known history gets plain popularity.
+        if history.size == 0 and self.manifest.get("recipe_type") != "POPULAR_ITEMS":
             return self.popularity_vector(), history
         length = self.max_sequence_length
         sequence = np.zeros((1, length), dtype=np.int64)

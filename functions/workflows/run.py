@@ -181,6 +181,30 @@ def _action_id_as_item_id(data: bytes) -> bytes:
     return (out.getvalue() + rest).encode("utf-8")
 
 
+def _write_items(version: dict[str, Any], channel: Path) -> None:
+    """The Items dataset's imported CSV files and its schema, for recipes that read item metadata.
+
+    Written only when the recipe declares the ITEMS dataset (required or optional) and the group has one:
+    an Items dataset can be large, and other recipes would copy it for nothing. ``schema.json`` tells the
+    training job which fields are categorical, textual or numerical (training/item_metadata.py).
+    """
+    from training.recipes import RECIPES  # the catalogue only: no torch
+
+    info = RECIPES.get(recipe_name(version["recipeArn"]) or "")
+    if info is None or "ITEMS" not in (*info.required_datasets, *info.optional_datasets):
+        return
+    store, blobs, bucket = ResourceStore(), BlobStore(), settings().artifacts_bucket
+    dataset = store.find(arns.dataset_arn(version["datasetGroupArn"], "ITEMS"))
+    if dataset is None or not dataset.get("tailorDataKeys"):
+        return
+    channel.mkdir(parents=True)
+    for index, key in enumerate(dataset["tailorDataKeys"]):
+        (channel / f"part-{index:04d}.csv").write_bytes(blobs.get(bucket, key))
+    schema = store.find(dataset["schemaArn"])
+    if schema is not None:
+        (channel / "schema.json").write_text(schema["schema"], encoding="utf-8")
+
+
 def _hyperparameters(version: dict[str, Any]) -> dict[str, str]:
     params = {
         "tailor_recipe": recipe_name(version["recipeArn"]) or version["recipeArn"],
@@ -223,6 +247,7 @@ def train_solution_version(version_arn: str) -> None:
     try:
         input_dir, model_dir, output_dir = work / "input", work / "model", work / "output"
         _write_interactions(version, input_dir / "data" / "interactions")
+        _write_items(version, input_dir / "data" / "items")
         (input_dir / "config").mkdir(parents=True)
         (input_dir / "config" / "hyperparameters.json").write_text(json.dumps(_hyperparameters(version)))
         model_dir.mkdir()

@@ -108,3 +108,29 @@ def wait_for(describe, key: str, timeout: float = 300, final=("ACTIVE", "CREATE 
         if doc["status"] in final or time.monotonic() > deadline:
             return doc
         time.sleep(0.3)
+
+
+def import_dataset(
+    personalize, s3, bucket: str, role: str, group: str, dataset_type: str, schema: str, body: str, name: str
+) -> str:
+    """Schema, dataset and a FULL import of ``body`` from S3, as a notebook does; the dataset ARN."""
+    key = f"{name}/{dataset_type.lower()}.csv"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    schema_arn = personalize.create_schema(name=f"{name}-{dataset_type.lower()}", schema=schema)["schemaArn"]
+    dataset = personalize.create_dataset(
+        name=f"{name}-{dataset_type.lower()}",
+        schemaArn=schema_arn,
+        datasetGroupArn=group,
+        datasetType=dataset_type,
+    )["datasetArn"]
+    job = personalize.create_dataset_import_job(
+        jobName=f"{name}-{dataset_type.lower()}",
+        datasetArn=dataset,
+        dataSource={"dataLocation": f"s3://{bucket}/{key}"},
+        roleArn=role,
+    )["datasetImportJobArn"]
+    done = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job), "datasetImportJob"
+    )
+    assert done["status"] == "ACTIVE", done.get("failureReason")
+    return dataset

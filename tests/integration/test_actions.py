@@ -3,47 +3,17 @@ aws-next-best-action recipe, PutActionInteractions and GetActionRecommendations 
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
 
 import pytest
 
-from tests.integration.conftest import wait_for
+from tests.fixtures import ACTION_INTERACTIONS_SCHEMA, ACTIONS_SCHEMA, ASSUME_ROLE_POLICY
+from tests.integration.conftest import import_dataset, wait_for
 
 pytestmark = pytest.mark.integration
 
-ACTIONS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Actions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ACTION_ID", "type": "string"},
-            {"name": "VALUE", "type": ["null", "long"]},
-            {"name": "EXPIRATION_TIMESTAMP", "type": ["null", "long"]},
-            {"name": "REPEAT_FREQUENCY", "type": ["null", "long"]},
-            {"name": "CHANNEL", "type": ["null", "string"], "categorical": True},
-            {"name": "CREATION_TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
-)
-ACTION_INTERACTIONS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "ActionInteractions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ACTION_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-        ],
-        "version": "1.0",
-    }
-)
 DAY = 86_400
 # Two journeys: join the loyalty programme then download the app, or subscribe to e-mail then buy gold.
 JOURNEYS = (("join-loyalty", "download-app"), ("subscribe-email", "buy-gold"))
@@ -84,33 +54,15 @@ def nba(target, personalize, s3) -> dict[str, Any]:
     s3.create_bucket(Bucket=bucket)
     role = target.client("iam").create_role(
         RoleName=f"PersonalizeNba-{suffix}",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        AssumeRolePolicyDocument=ASSUME_ROLE_POLICY,
     )["Role"]["Arn"]
     group = personalize.create_dataset_group(name=f"nba-{suffix}")["datasetGroupArn"]
     wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
-    datasets = {}
     for kind, schema, body in (
         ("Actions", ACTIONS_SCHEMA, actions_csv()),
         ("Action_Interactions", ACTION_INTERACTIONS_SCHEMA, action_interactions_csv()),
     ):
-        s3.put_object(Bucket=bucket, Key=f"{kind}.csv", Body=body.encode())
-        schema_arn = personalize.create_schema(name=f"nba-{kind.lower()}-{suffix}", schema=schema)[
-            "schemaArn"
-        ]
-        datasets[kind] = personalize.create_dataset(
-            name=f"nba-{kind.lower()}-{suffix}", schemaArn=schema_arn, datasetGroupArn=group, datasetType=kind
-        )["datasetArn"]
-        job = personalize.create_dataset_import_job(
-            jobName=f"nba-{kind.lower()}-{suffix}",
-            datasetArn=datasets[kind],
-            dataSource={"dataLocation": f"s3://{bucket}/{kind}.csv"},
-            roleArn=role,
-        )["datasetImportJobArn"]
-        done = wait_for(
-            lambda job=job: personalize.describe_dataset_import_job(datasetImportJobArn=job),
-            "datasetImportJob",
-        )
-        assert done["status"] == "ACTIVE", done.get("failureReason")
+        import_dataset(personalize, s3, bucket, role, group, kind, schema, body, f"nba-{suffix}")
     solution = personalize.create_solution(
         name=f"nba-{suffix}",
         datasetGroupArn=group,

@@ -9,24 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import INTERACTIONS_SCHEMA, interactions_csv, item_cluster
+from tests.fixtures import ASSUME_ROLE_POLICY, INTERACTIONS_SCHEMA, interactions_csv, item_cluster
 from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
 RECIPES = ("aws-user-personalization", "aws-popularity-count", "aws-sims")
-ASSUME_ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "personalize.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 
 
 @pytest.fixture(scope="session")

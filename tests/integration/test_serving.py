@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures import (
+    ACTIONS_SCHEMA,
+    ASSUME_ROLE_POLICY,
+    INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,
     USERS_SCHEMA,
     item_cluster,
@@ -24,36 +27,10 @@ from tests.fixtures import (
     typed_interactions_csv,
     users_csv,
 )
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import import_dataset, wait_for
 
 pytestmark = pytest.mark.integration
 
-INTERACTIONS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Interactions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "USER_ID", "type": "string"},
-            {"name": "ITEM_ID", "type": "string"},
-            {"name": "TIMESTAMP", "type": "long"},
-            {"name": "EVENT_TYPE", "type": "string"},
-        ],
-        "version": "1.0",
-    }
-)
-ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "personalize.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 RECIPES = ("aws-user-personalization", "aws-sims", "aws-personalized-ranking")
 SAMPLE_FILTERS = {
     "comedy": 'INCLUDE ItemID WHERE Items.GENRE IN ("Comedy")',
@@ -67,53 +44,24 @@ SAMPLE_FILTERS = {
 }
 
 
-def _import(personalize, bucket, role, group, dataset_type, schema, key, body, s3, suffix) -> str:
-    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
-    schema_arn = personalize.create_schema(name=f"sv-{dataset_type.lower()}-{suffix}", schema=schema)[
-        "schemaArn"
-    ]
-    dataset = personalize.create_dataset(
-        name=f"sv-{dataset_type.lower()}-{suffix}",
-        schemaArn=schema_arn,
-        datasetGroupArn=group,
-        datasetType=dataset_type,
-    )["datasetArn"]
-    job = personalize.create_dataset_import_job(
-        jobName=f"sv-{dataset_type.lower()}-{suffix}",
-        datasetArn=dataset,
-        dataSource={"dataLocation": f"s3://{bucket}/{key}"},
-        roleArn=role,
-    )["datasetImportJobArn"]
-    done = wait_for(
-        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job), "datasetImportJob"
-    )
-    assert done["status"] == "ACTIVE", done.get("failureReason")
-    return dataset
-
-
 @pytest.fixture(scope="session")
 def shop(target, personalize, s3) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:6]
     bucket = f"tailor-sv-{suffix}"
     s3.create_bucket(Bucket=bucket)
     role = target.client("iam").create_role(
-        RoleName=f"PersonalizeSv-{suffix}", AssumeRolePolicyDocument=ROLE_POLICY
+        RoleName=f"PersonalizeSv-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
     )["Role"]["Arn"]
     group = personalize.create_dataset_group(name=f"sv-group-{suffix}")["datasetGroupArn"]
     wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
-    args = (personalize, bucket, role, group)
+    name = f"sv-{suffix}"
     datasets = {
-        "INTERACTIONS": _import(
-            *args,
-            "Interactions",
-            INTERACTIONS_SCHEMA,
-            "in/interactions.csv",
-            typed_interactions_csv(),
-            s3,
-            suffix,
-        ),
-        "ITEMS": _import(*args, "Items", ITEMS_SCHEMA, "in/items.csv", items_csv(), s3, suffix),
-        "USERS": _import(*args, "Users", USERS_SCHEMA, "in/users.csv", users_csv(), s3, suffix),
+        kind.upper(): import_dataset(personalize, s3, bucket, role, group, kind, schema, body, name)
+        for kind, schema, body in (
+            ("Interactions", INTERACTIONS_SCHEMA, typed_interactions_csv()),
+            ("Items", ITEMS_SCHEMA, items_csv()),
+            ("Users", USERS_SCHEMA, users_csv()),
+        )
     }
     solutions, versions = {}, {}
     for recipe in RECIPES:
@@ -695,22 +643,6 @@ def test_batch_inference_for_related_items_and_bad_input(personalize, s3, shop):
 
 
 # -- actions -------------------------------------------------------------------------------------------
-ACTIONS_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Actions",
-        "namespace": "com.amazonaws.personalize.schema",
-        "fields": [
-            {"name": "ACTION_ID", "type": "string"},
-            {"name": "VALUE", "type": ["null", "long"]},
-            {"name": "TIER", "type": ["null", "string"], "categorical": True},
-            {"name": "CREATION_TIMESTAMP", "type": "long"},
-        ],
-        "version": "1.0",
-    }
-)
-
-
 def test_put_actions_validates_against_the_actions_schema(personalize, events, shop):
     schema = personalize.create_schema(name=f"sv-actions-{shop['suffix']}", schema=ACTIONS_SCHEMA)[
         "schemaArn"
@@ -726,7 +658,7 @@ def test_put_actions_validates_against_the_actions_schema(personalize, events, s
         actions=[
             {
                 "actionId": "join-gold",
-                "properties": json.dumps({"value": 9, "tier": "gold", "creationTimestamp": 1}),
+                "properties": json.dumps({"value": 9, "channel": "web", "creationTimestamp": 1}),
             }
         ],
     )

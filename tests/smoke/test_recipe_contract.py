@@ -19,11 +19,16 @@ from functions.serving.model_artifact import LoadedModel
 from tests.smoke.conftest import REPO
 from training.artifact import write_artifact
 from training.data import Interactions, from_records
-from training.recipes import get_recipe, recipe_names
+from training.item_metadata import ItemMetadata, UsesItemMetadata
+from training.recipes import RECIPES, get_recipe, recipe_names
 from training.recipes.base import Recipe
 from training.synthetic import SyntheticData
 
 pytestmark = pytest.mark.smoke
+
+# Item recommenders. Next-Best-Action ranks actions (which users may take again) from action
+# interactions, so its contract is its own: tests/smoke/test_next_best_action.py.
+ITEM_RECIPES = [name for name in recipe_names() if RECIPES[name].recipe_type != "PERSONALIZED_ACTIONS"]
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +38,21 @@ def data(synthetic: SyntheticData) -> Interactions:
 
 
 @pytest.fixture(scope="module")
-def fitted(data: Interactions) -> dict[str, Recipe]:
+def fitted(data: Interactions, synthetic: SyntheticData) -> dict[str, Recipe]:
+    # The Items dataset a metadata recipe reads: each item's cluster as its genre.
+    genres = [f"genre{synthetic.cluster_of_item[item]}" for item in data.item_ids]
+    metadata = ItemMetadata.from_columns(data.item_ids, {"GENRE": genres})
     out = {}
-    for name in recipe_names():
+    for name in ITEM_RECIPES:
         recipe = get_recipe(name)(seed=3)
+        if isinstance(recipe, UsesItemMetadata):
+            recipe.set_item_metadata(metadata)
         recipe.fit(data, "cpu")
         out[name] = recipe
     return out
 
 
-@pytest.mark.parametrize("name", recipe_names())
+@pytest.mark.parametrize("name", ITEM_RECIPES)
 def test_recommendations_are_unique_unseen_and_k_long(
     fitted: dict[str, Recipe], data: Interactions, name: str
 ) -> None:
@@ -54,7 +64,7 @@ def test_recommendations_are_unique_unseen_and_k_long(
         assert recommended.min() >= 0 and recommended.max() < data.n_items
 
 
-@pytest.mark.parametrize("name", recipe_names())
+@pytest.mark.parametrize("name", ITEM_RECIPES)
 def test_served_artifact_matches_training_recommendations(
     fitted: dict[str, Recipe], data: Interactions, tmp_path: Path, name: str
 ) -> None:

@@ -35,20 +35,34 @@ def test_precision_divides_by_k_even_when_fewer_items_are_recommended() -> None:
 
 
 def test_ndcg_at_5_by_hand() -> None:
-    # DCG = D2 + D5 = 1.01778; ideal over min(5, 3) = 3 hits: 1 + D2 + 1/log2(4) = 2.13093.
-    assert ndcg_at_k(RECOMMENDED, RELEVANT, 5) == pytest.approx(1.0177825608059992 / 2.1309297535714578)
-    assert ndcg_at_k(RECOMMENDED, RELEVANT, 5) == pytest.approx(0.4776237035032179)
+    # Personalize's ideal is the top 5 sorted by relevance: its 2 hits at ranks 1 and 2.
+    # DCG = D2 + D5 = 1.01778; ideal DCG = 1 + D2 = 1.63093.
+    assert ndcg_at_k(RECOMMENDED, RELEVANT, 5) == pytest.approx(1.0177825608059992 / 1.6309297535714575)
+    assert ndcg_at_k(RECOMMENDED, RELEVANT, 5) == pytest.approx(0.6240505200038379)
 
 
-def test_ndcg_ideal_is_limited_by_k() -> None:
-    # Top 2 holds b at rank 2: DCG = D2; ideal has min(2, 3) = 2 hits: 1 + D2.
-    assert ndcg_at_k(RECOMMENDED, RELEVANT, 2) == pytest.approx(D2 / (1 + D2))
+def test_ndcg_of_a_single_hit_is_its_discount() -> None:
+    # One hit at rank 2: ideal DCG is 1 (that hit at rank 1), however many items the user held out.
+    assert ndcg_at_k(RECOMMENDED, RELEVANT, 2) == pytest.approx(D2)
+    assert ndcg_at_k(RECOMMENDED, RELEVANT, 4) == pytest.approx(D2)
+
+
+def test_textbook_ndcg_normalises_over_the_truth() -> None:
+    # ideal="truth": min(5, 3) = 3 hits at the top: 1 + D2 + 1/log2(4) = 2.13093.
+    assert ndcg_at_k(RECOMMENDED, RELEVANT, 5, ideal="truth") == pytest.approx(
+        1.0177825608059992 / 2.1309297535714578
+    )
+    assert ndcg_at_k(RECOMMENDED, RELEVANT, 2, ideal="truth") == pytest.approx(D2 / (1 + D2))
+    with pytest.raises(ValueError):
+        ndcg_at_k(RECOMMENDED, RELEVANT, 2, ideal="other")  # type: ignore[arg-type]
 
 
 def test_ndcg_is_one_for_a_perfect_list_and_zero_without_truth() -> None:
     assert ndcg_at_k(["x", "b", "e", "a"], RELEVANT, 10) == pytest.approx(1.0)
+    assert ndcg_at_k(["x", "b", "e", "a"], RELEVANT, 10, ideal="truth") == pytest.approx(1.0)
     assert ndcg_at_k(RECOMMENDED, set(), 10) == 0.0
     assert ndcg_at_k([], RELEVANT, 10) == 0.0
+    assert ndcg_at_k(["a", "c"], RELEVANT, 10) == 0.0
 
 
 def test_reciprocal_rank_is_that_of_the_first_hit_within_25() -> None:
@@ -90,11 +104,11 @@ def test_personalize_metrics_averages_over_users_with_truth() -> None:
     assert metrics["precision_at_10"] == pytest.approx((2 / 10 + 1 / 10 + 0) / 3)
     assert metrics["precision_at_25"] == pytest.approx((2 / 25 + 1 / 25 + 0) / 3)
     assert metrics["normalized_discounted_cumulative_gain_at_5"] == pytest.approx(
-        (0.4776237035032179 + 1) / 3
+        (0.6240505200038379 + 1) / 3
     )
-    # At K = 10 and 25 u1's ideal still has 3 hits, so its NDCG is the same as at 5.
+    # At K = 25 u1's list holds the same 2 hits, so its NDCG is the same as at 5.
     assert metrics["normalized_discounted_cumulative_gain_at_25"] == pytest.approx(
-        (0.4776237035032179 + 1) / 3
+        (0.6240505200038379 + 1) / 3
     )
     assert metrics["mean_reciprocal_rank_at_25"] == pytest.approx((1 / 2 + 1 + 0) / 3)
     # Distinct recommended items of evaluated users: a b c d e z -> 6 of 10.

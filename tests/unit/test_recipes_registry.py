@@ -12,11 +12,19 @@ from training.recipes.user_personalization import UserPersonalizationHyperparame
 pytestmark = pytest.mark.unit
 
 NAMES = (
+    "aws-ffnn",
+    "aws-hrnn",
+    "aws-hrnn-coldstart",
+    "aws-hrnn-metadata",
     "aws-next-best-action",
     "aws-personalized-ranking",
+    "aws-personalized-ranking-v2",
     "aws-popularity-count",
+    "aws-similar-items",
     "aws-sims",
+    "aws-trending-now",
     "aws-user-personalization",
+    "aws-user-personalization-v2",
 )
 
 
@@ -29,7 +37,7 @@ def test_registry_has_every_recipe() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["aws-hrnn", "AWS-SIMS", "", "arn:aws:personalize:::recipe/aws-hrnn", "sims"]
+    "name", ["aws-deepfm", "AWS-SIMS", "", "arn:aws:personalize:::recipe/aws-item-affinity", "sims"]
 )
 def test_unknown_recipe_raises_and_names_the_choices(name: str) -> None:
     with pytest.raises(UnknownRecipeError) as caught:
@@ -43,11 +51,19 @@ def test_unknown_recipe_raises_and_names_the_choices(name: str) -> None:
 def test_catalogue_describes_each_recipe() -> None:
     assert sorted(RECIPES) == sorted(NAMES)
     expected_types = {
+        "aws-ffnn": "USER_PERSONALIZATION",
+        "aws-hrnn": "USER_PERSONALIZATION",
+        "aws-hrnn-coldstart": "USER_PERSONALIZATION",
+        "aws-hrnn-metadata": "USER_PERSONALIZATION",
         "aws-next-best-action": "PERSONALIZED_ACTIONS",
         "aws-personalized-ranking": "PERSONALIZED_RANKING",
+        "aws-personalized-ranking-v2": "PERSONALIZED_RANKING",
         "aws-popularity-count": "USER_PERSONALIZATION",
+        "aws-similar-items": "RELATED_ITEMS",
         "aws-sims": "RELATED_ITEMS",
+        "aws-trending-now": "POPULAR_ITEMS",
         "aws-user-personalization": "USER_PERSONALIZATION",
+        "aws-user-personalization-v2": "USER_PERSONALIZATION",
     }
     for name, info in RECIPES.items():
         assert info.name == name
@@ -135,3 +151,44 @@ def test_sims_hyperparameters_types() -> None:
     )
     assert parsed.popularity_discount_factor == pytest.approx(0.25)
     assert parsed.min_cointeraction_count == 0
+
+
+def test_documented_defaults_of_the_second_wave() -> None:
+    """Defaults, ranges and tunability as the Personalize developer guide lists them."""
+    trending = RECIPES["aws-trending-now"]
+    assert dict(trending.default_hyperparameters) == {"trend_discovery_frequency": "2 hours"}
+    assert trending.hyperparameter_ranges["trend_discovery_frequency"]["tunable"] is False
+    similar = RECIPES["aws-similar-items"]
+    assert similar.default_hyperparameters["popularity_discount_factor"] == "0.0"
+    for key in ("item_id_hidden_dim", "item_metadata_hidden_dim"):
+        assert similar.default_hyperparameters[key] == "100"
+        assert (similar.hyperparameter_ranges[key]["min"], similar.hyperparameter_ranges[key]["max"]) == (
+            30,
+            200,
+        )
+        assert similar.hyperparameter_ranges[key]["tunable"] is True
+    hrnn = RECIPES["aws-hrnn"]
+    assert hrnn.default_hyperparameters["hidden_dimension"] == "43"
+    assert (hrnn.hyperparameter_ranges["bptt"]["min"], hrnn.hyperparameter_ranges["bptt"]["tunable"]) == (
+        1,
+        False,
+    )
+    assert RECIPES["aws-hrnn-metadata"].hyperparameter_ranges["bptt"]["min"] == 2
+    coldstart = RECIPES["aws-hrnn-coldstart"].default_hyperparameters
+    assert coldstart["hidden_dimension"] == "149"
+    assert coldstart["cold_start_max_interactions"] == "15"
+    assert coldstart["cold_start_max_duration"] == "5.0"
+    assert coldstart["cold_start_relative_from"] == "latestItem"
+    assert RECIPES["aws-personalized-ranking-v2"].default_hyperparameters["apply_recency_bias"] == "true"
+    assert RECIPES["aws-hrnn-coldstart"].required_datasets == ("INTERACTIONS", "ITEMS")
+    assert RECIPES["aws-hrnn-metadata"].required_datasets == ("INTERACTIONS", "ITEMS")
+    assert RECIPES["aws-similar-items"].optional_datasets == ("ITEMS",)
+
+
+def test_string_hyperparameters_accept_only_documented_values() -> None:
+    coldstart = get_recipe("aws-hrnn-coldstart")
+    assert coldstart.parse_hyperparameters({"cold_start_relative_from": "currentTime"})
+    with pytest.raises(HyperparameterError, match="cold_start_relative_from"):
+        coldstart.parse_hyperparameters({"cold_start_relative_from": "yesterday"})
+    with pytest.raises(HyperparameterError, match=r"\[1, "):
+        coldstart.parse_hyperparameters({"cold_start_max_interactions": "0"})

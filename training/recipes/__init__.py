@@ -18,11 +18,17 @@ from typing import Any
 
 from training.errors import UnknownRecipeError
 from training.recipes.base import Hyperparameters, Recipe, RecipeType
+from training.recipes.ffnn import FfnnRecipe
+from training.recipes.hrnn import HrnnColdstartRecipe, HrnnMetadataRecipe, HrnnRecipe
 from training.recipes.next_best_action import NextBestActionRecipe
 from training.recipes.personalized_ranking import PersonalizedRankingRecipe
+from training.recipes.personalized_ranking_v2 import PersonalizedRankingV2Recipe
 from training.recipes.popularity import PopularityCountRecipe
+from training.recipes.similar_items import SimilarItemsRecipe
 from training.recipes.sims import SimsRecipe
+from training.recipes.trending_now import TrendingNowRecipe
 from training.recipes.user_personalization import UserPersonalizationRecipe
+from training.recipes.user_personalization_v2 import UserPersonalizationV2Recipe
 
 ARN_PREFIX = "arn:aws:personalize:::"
 
@@ -31,6 +37,17 @@ _REGISTRY: dict[str, type[Recipe]] = {
     for cls in (UserPersonalizationRecipe, SimsRecipe, PopularityCountRecipe, PersonalizedRankingRecipe)
 }
 _REGISTRY[NextBestActionRecipe.name] = NextBestActionRecipe
+_REGISTRY[UserPersonalizationV2Recipe.name] = UserPersonalizationV2Recipe
+for _cls in (
+    TrendingNowRecipe,
+    SimilarItemsRecipe,
+    PersonalizedRankingV2Recipe,
+    HrnnRecipe,
+    HrnnMetadataRecipe,
+    HrnnColdstartRecipe,
+    FfnnRecipe,
+):
+    _REGISTRY[_cls.name] = _cls
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ from training.data import Interactions
 from training.errors import HyperparameterError
 from training.onnx_export import ExportContract, ParityReport
 
-RecipeType = Literal["USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS"]
+RecipeType = Literal[
+    "USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS", "POPULAR_ITEMS"
+]
 
 # Called after every training epoch with (epoch number from 1, mean training loss).
 EpochCallback = Callable[[int, float], None]

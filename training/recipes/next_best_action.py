@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from training.data import Interactions
+from training.errors import TrainingDataError
 from training.onnx_export import ACTION_PROPENSITY, action_propensity_contract, export_and_verify
 from training.recipes.base import EpochCallback, ExportResult, Hyperparameters, Recipe, hyperparameter
 
@@ -97,7 +98,10 @@ class NextBestActionRecipe(Recipe):
                 weights.append(weight)
                 taken_before.append(int(items[k]))
         if not inputs:
-            raise ValueError("no TAKEN action interactions to learn from")
+            raise TrainingDataError(
+                "There are no TAKEN action interactions to learn from: Next-Best-Action needs users who took "
+                "actions (EVENT_TYPE TAKEN) in the Action interactions dataset."
+            )
         return np.stack(inputs), np.stack(labels), np.stack(weights)
 
     def _module(self, n_actions: int) -> Any:
@@ -144,7 +148,7 @@ class NextBestActionRecipe(Recipe):
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-                total += float(loss) * len(index)
+                total += float(loss.detach()) * len(index)
             if on_epoch is not None:
                 on_epoch(epoch, total / x.shape[0])
         self.model = model.to("cpu").eval()

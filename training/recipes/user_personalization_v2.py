@@ -1,0 +1,354 @@
+"""aws-user-personalization-v2: a transformer over the interaction sequence (SASRec-style).
+
+Amazon Personalize describes User-Personalization-v2 as "a transformer-based architecture" whose input is
+a user's item interaction history and whose output is their recommendations, with one documented
+hyperparameter, ``apply_recency_bias``. Tailor's model is the self-attentive sequential recommender of
+Kang and McAuley (SASRec, 2018) trained the way later work found best:
+
+- item embedding (scaled by sqrt(d)) + a learned embedding of the position counted from the newest item
+  -> ``num_layers`` pre-norm blocks of causal multi-head self-attention and a feed-forward layer -> layer
+  norm -> dot product with the (tied) item embeddings plus a per-item bias = one logit per item;
+- trained with full-softmax cross-entropy over the whole catalogue at every position (SASRec's original
+  binary loss with one sampled negative ranks clearly worse; Klenitskiy and Vasilev, "Turning Dross Into
+  Gold Loss: is BERT4Rec really better than SASRec?", RecSys 2023). With ``target_horizon`` > 1 each
+  position also learns the following items, weighted 1, 1/2, 1/4, ...; the default is 1 because on a
+  generated walk (i always followed by i + 1) horizons of 2 and 4 ranked i + 2 above i + 1 (in v1's GRU
+  too), and on MovieLens a horizon of 4 did not change v1's numbers;
+- item embeddings start from the truncated SVD of the user-item matrix (the co-occurrence signal, see
+  ``user_personalization.cooccurrence_embeddings``): on small catalogues seen a handful of times per item
+  this gives the attention layers item vectors that already mean something.
+
+Defaults (3 epochs, 128 dimensions, 2 blocks of 2 heads, dropout 0.3, AdamW 2e-3 one-cycle, 64 windows
+per step) come from ``bench/quality.py`` on MovieLens latest-small: evaluated after every epoch, a
+12-epoch run peaked at epoch 2 and then fell (NDCG@10 0.198 -> 0.151 by epoch 6 on seed 42) as the model
+memorised the 549 training users' sequences, the same over-fitting v1 shows on this data. Over seeds
+42-44, 128 dimensions scored NDCG@10 0.216 against 0.187 for 64, 0.203 for 6 epochs, 0.208 for a
+learning rate of 5e-3 and 0.192 for 32 items with dropout 0.5.
+
+Inputs and windows are those of aws-user-personalization (``training/ARTIFACT.md``, contract
+``sequence_scores``): consecutive repeats collapsed, the last ``max_sequence_length`` items + 1, left-padded
+with 0. Padding keys are masked out of attention; padded query rows attend to padding only and their
+outputs are never used.
+
+``apply_recency_bias`` (Personalize: give more weight to the most recent interactions, which may carry
+sudden changes of pattern): when true, each training target's loss is weighted by the recency of its
+timestamp in the data set's time range, from 0.5 (oldest) to 1.5 (newest); when false all weigh the same.
+
+Devices: the same code runs on CPU and CUDA. On CUDA the forward and backward passes run under bfloat16
+autocast where the GPU supports it (the full-softmax output layer is most of the work and bfloat16
+matmuls are several times faster there; bfloat16 keeps float32's exponent, so no loss scaling is needed);
+parameters, the optimizer and the exported graph stay float32, and the CPU trains in float32 throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from training.data import Interactions
+from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
+from training.recipes.base import (
+    EpochCallback,
+    ExportResult,
+    Hyperparameters,
+    Recipe,
+    filter_by_history_percentile,
+    hyperparameter,
+    top_k_unseen,
+)
+from training.recipes.user_personalization import (
+    build_windows,
+    cooccurrence_embeddings,
+    model_input,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+# Largest number of logits (targets x items) materialised at once; bigger batches are split into
+# micro-batches whose gradients accumulate, so memory stays bounded for large catalogues.
+_LOGIT_BUDGET = 24_000_000
+_SCORE_BATCH = 256
+_GRAD_CLIP = 5.0
+_MIN_STEPS_PER_EPOCH = 8
+# Added to attention scores of masked keys. Finite (not -inf) so a padded query row, which sees only
+# masked keys, gets a uniform softmax instead of NaN; small enough in magnitude for bfloat16/float16.
+_MASKED = -1e4
+
+
+@dataclass(frozen=True)
+class UserPersonalizationV2Hyperparameters(Hyperparameters):
+    apply_recency_bias: bool = hyperparameter(
+        True, tunable=False, doc="Give more weight to the most recent interactions in training."
+    )
+    min_user_history_length_percentile: float = hyperparameter(
+        0.0, low=0.0, high=1.0, doc="Exclude users with shorter histories than this percentile."
+    )
+    max_user_history_length_percentile: float = hyperparameter(
+        0.99, low=0.0, high=1.0, doc="Exclude users with longer histories than this percentile."
+    )
+    max_sequence_length: int = hyperparameter(
+        50, low=2, high=512, doc="Newest items the model reads (training windows and serving input) (Tailor)."
+    )
+    hidden_dimension: int = hyperparameter(
+        128, low=16, high=512, doc="Item embedding and model width (Tailor)."
+    )
+    num_layers: int = hyperparameter(2, low=1, high=8, doc="Self-attention blocks (Tailor).")
+    num_heads: int = hyperparameter(2, low=1, high=16, doc="Attention heads per block (Tailor).")
+    dropout: float = hyperparameter(0.3, low=0.0, high=0.9, doc="Dropout in every block (Tailor).")
+    epochs: int = hyperparameter(3, low=1, high=500, doc="Passes over the training windows (Tailor).")
+    learning_rate: float = hyperparameter(0.002, low=1e-5, high=1.0, doc="AdamW peak learning rate (Tailor).")
+    weight_decay: float = hyperparameter(0.01, low=0.0, high=1.0, doc="AdamW weight decay (Tailor).")
+    batch_size: int = hyperparameter(64, low=1, high=4096, doc="Windows per optimizer step (Tailor).")
+    target_horizon: int = hyperparameter(
+        1, low=1, high=64, doc="Each position learns to predict the next this-many items (Tailor)."
+    )
+    cooccurrence_init: bool = hyperparameter(
+        True, doc="Start item embeddings from the SVD of the co-occurrence (Tailor)."
+    )
+
+    def __post_init__(self) -> None:
+        if self.min_user_history_length_percentile > self.max_user_history_length_percentile:
+            raise ValueError(
+                "min_user_history_length_percentile must not exceed max_user_history_length_percentile."
+            )
+        if self.hidden_dimension % self.num_heads:
+            raise ValueError(
+                f"hidden_dimension ({self.hidden_dimension}) must be a multiple of "
+                f"num_heads ({self.num_heads})."
+            )
+
+
+def _build_model(
+    n_items: int, length: int, hp: UserPersonalizationV2Hyperparameters, init: np.ndarray | None
+) -> Any:
+    import torch
+    from torch import nn
+
+    dim, heads = hp.hidden_dimension, hp.num_heads
+    head_dim = dim // heads
+
+    class Block(nn.Module):
+        """Pre-norm causal self-attention + feed-forward, written out so ONNX export is plain ops."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention_norm = nn.LayerNorm(dim)
+            self.qkv = nn.Linear(dim, 3 * dim)
+            self.out = nn.Linear(dim, dim)
+            self.feed_forward_norm = nn.LayerNorm(dim)
+            self.feed_forward = nn.Sequential(
+                nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(hp.dropout), nn.Linear(2 * dim, dim)
+            )
+            self.dropout = nn.Dropout(hp.dropout)
+
+        def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+            q, k, v = self.qkv(self.attention_norm(x)).chunk(3, dim=-1)
+            # [batch, heads, length, head_dim]; -1 keeps the batch dimension symbolic in the ONNX graph.
+            q, k, v = (t.reshape(-1, length, heads, head_dim).transpose(1, 2) for t in (q, k, v))
+            scores = q @ k.transpose(-1, -2) / math.sqrt(head_dim) + bias
+            attended = (self.dropout(torch.softmax(scores, dim=-1)) @ v).transpose(1, 2)
+            x = x + self.dropout(self.out(attended.reshape(-1, length, dim)))
+            return x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
+
+    class TransformerScorer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.item_embedding = nn.Embedding(n_items + 1, dim, padding_idx=0)
+            nn.init.normal_(self.item_embedding.weight, std=0.05)
+            with torch.no_grad():
+                if init is not None:
+                    self.item_embedding.weight[1:] = torch.from_numpy(init)
+                self.item_embedding.weight[0].zero_()
+            self.position = nn.Parameter(torch.zeros(length, dim))
+            nn.init.normal_(self.position, std=0.02)
+            self.blocks = nn.ModuleList(Block() for _ in range(hp.num_layers))
+            self.final_norm = nn.LayerNorm(dim)
+            self.input_dropout = nn.Dropout(hp.dropout)
+            self.item_bias = nn.Parameter(torch.zeros(n_items))
+            self.register_buffer("causal", torch.ones(length, length, dtype=torch.bool).tril())
+
+        def encode(self, item_sequence: torch.Tensor) -> torch.Tensor:
+            """Hidden state per position [batch, length, dim]; position i has read items 0..i."""
+            x = self.item_embedding(item_sequence) * math.sqrt(dim) + self.position
+            x = self.input_dropout(x)
+            allowed = self.causal[None, None, :, :] & (item_sequence > 0)[:, None, None, :]
+            bias = torch.zeros_like(allowed, dtype=x.dtype).masked_fill(~allowed, _MASKED)
+            for block in self.blocks:
+                x = block(x, bias)
+            return self.final_norm(x)
+
+        def logits(self, states: torch.Tensor) -> torch.Tensor:
+            return states @ self.item_embedding.weight[1:].T + self.item_bias
+
+        def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
+            return self.logits(self.encode(item_sequence)[:, -1, :])
+
+    return TransformerScorer()
+
+
+def _autocast(device: str) -> Any:
+    """bfloat16 autocast on a CUDA device that supports it; a no-op context elsewhere."""
+    import contextlib
+
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class UserPersonalizationV2Recipe(Recipe):
+    name = "aws-user-personalization-v2"
+    recipe_type = "USER_PERSONALIZATION"
+    description = (
+        "Predicts the items a user will interact with next from their ordered interaction history, with a "
+        "transformer (causal self-attention over the history) trained on all users' histories."
+    )
+    feature_transformation = "user-personalization-v2"
+    contract_name = SEQUENCE_SCORES
+    hyperparameters_class = UserPersonalizationV2Hyperparameters
+    optional_datasets = ("ITEMS", "USERS")
+    hyperparameters: UserPersonalizationV2Hyperparameters
+
+    def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
+        super().__init__(hyperparameters, seed=seed)
+        self.model: Any = None
+        self.device = "cpu"
+
+    def _sequences(self, data: Interactions) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Collapsed histories of 2+ steps and the loss weight of each step."""
+        stamps = data.timestamps_by_user()
+        ordered = np.sort(data.timestamp)
+        scale = max(len(ordered) - 1, 1)
+        sequences: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for history, times in zip(data.histories(), stamps, strict=True):
+            if len(history) < 2:
+                continue
+            keep = np.ones(len(history), dtype=bool)
+            keep[1:] = history[1:] != history[:-1]
+            if self.hyperparameters.apply_recency_bias:
+                # Percentile rank of the timestamp in the whole data set: 0.5 oldest .. 1.5 newest.
+                weight = (0.5 + np.searchsorted(ordered, times[keep], side="left") / scale).astype(np.float32)
+            else:
+                weight = np.ones(int(keep.sum()), dtype=np.float32)
+            sequences.append(history[keep])
+            weights.append(weight)
+        return sequences, weights
+
+    def fit(self, data: Interactions, device: str = "cpu", on_epoch: EpochCallback | None = None) -> None:
+        import torch
+
+        hp = self.hyperparameters
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        self.n_items = data.n_items
+        self.device = device
+        length = hp.max_sequence_length
+        used = filter_by_history_percentile(
+            data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
+        )
+        windows = build_windows(*self._sequences(used), length, hp.target_horizon)
+        init = cooccurrence_embeddings(used, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
+        if init is not None:
+            # The embedding is multiplied by sqrt(d) on input: start the input at the SVD's scale.
+            init = init / math.sqrt(hp.hidden_dimension)
+        self.model = _build_model(self.n_items, length, hp, init).to(device)
+        optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay
+        )
+        n_windows = windows.inputs.shape[0]
+        # Small data sets would get one or two optimizer steps per epoch at the configured batch size;
+        # shrinking the batch keeps at least _MIN_STEPS_PER_EPOCH steps so they train in the same epochs.
+        batch_size = max(1, min(hp.batch_size, n_windows // _MIN_STEPS_PER_EPOCH))
+        steps_per_epoch = max(1, math.ceil(n_windows / batch_size))
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=hp.learning_rate, total_steps=hp.epochs * steps_per_epoch, pct_start=0.1
+        )
+        inputs = torch.from_numpy(windows.inputs)
+        targets = torch.from_numpy(windows.targets)
+        weights = torch.from_numpy(windows.weights)
+        horizon_weight = 0.5 ** torch.arange(hp.target_horizon, dtype=torch.float32, device=device)
+        micro = max(1, _LOGIT_BUDGET // max(1, self.n_items * max(1, length // 2)))
+
+        for epoch in range(1, hp.epochs + 1):
+            self.model.train()
+            order = torch.from_numpy(rng.permutation(n_windows))
+            total_loss, total_weight = 0.0, 0.0
+            for step in range(steps_per_epoch):
+                batch = order[step * batch_size : (step + 1) * batch_size]
+                if len(batch) == 0:
+                    scheduler.step()
+                    continue
+                optimizer.zero_grad(set_to_none=True)
+                batch_weight = float(weights[batch].masked_fill(targets[batch][..., 0] == 0, 0.0).sum())
+                for part in torch.split(batch, micro):
+                    x = inputs[part].to(device)
+                    y = targets[part].to(device)
+                    w = weights[part].to(device)
+                    mask = y[..., 0] > 0
+                    if not bool(mask.any()):
+                        continue
+                    with _autocast(device):
+                        logits = self.model.logits(self.model.encode(x)[mask])
+                    # The softmax in float32 whatever the matmuls ran in: its sum spans the catalogue.
+                    log_p = torch.log_softmax(logits.float(), dim=-1)
+                    future = y[mask]
+                    valid = future > 0
+                    # Nearer future items weigh more (1, 1/2, 1/4, ...), so the softmax's best answer
+                    # still ranks the very next item first when the following ones are predictable too.
+                    ahead = valid * horizon_weight
+                    picked = log_p.gather(1, (future - 1).clamp(min=0)) * ahead
+                    losses = -picked.sum(dim=1) / ahead.sum(dim=1)
+                    loss = (losses * w[mask]).sum() / max(batch_weight, 1e-12)
+                    loss.backward()
+                    total_loss += float(loss.detach()) * batch_weight
+                    total_weight += float(w[mask].sum())
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), _GRAD_CLIP)
+                optimizer.step()
+                scheduler.step()
+            self.model.eval()
+            self.epochs_trained = epoch
+            if on_epoch is not None:
+                on_epoch(epoch, total_loss / max(total_weight, 1e-12))
+        self.model.eval()
+
+    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Logits [batch, n_items] for chronological item-index histories."""
+        import torch
+
+        self.model.eval()
+        out = np.zeros((len(histories), self.n_items), dtype=np.float32)
+        with torch.no_grad():
+            for start in range(0, len(histories), _SCORE_BATCH):
+                chunk = model_input(
+                    histories[start : start + _SCORE_BATCH], self.hyperparameters.max_sequence_length
+                )
+                logits = self.model(torch.from_numpy(chunk).to(self.device))
+                out[start : start + len(chunk)] = logits.float().cpu().numpy()
+        return out
+
+    def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+        results: list[np.ndarray] = []
+        for start in range(0, len(histories), _SCORE_BATCH):
+            chunk = list(histories[start : start + _SCORE_BATCH])
+            results.extend(top_k_unseen(self.scores(chunk), chunk, k))
+        return results
+
+    def export(self, model_dir: Path) -> ExportResult:
+        length = self.hyperparameters.max_sequence_length
+        rng = np.random.default_rng(self.seed)
+        sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
+        for row, pad in enumerate((0, 1, length // 2, length - 1)):
+            sample[row, :pad] = 0  # left padding as short histories have it
+        module = self.model.to("cpu").eval()
+        self.device = "cpu"
+        contract = sequence_scores_contract(length, self.n_items)
+        parity = export_and_verify(module, contract, {"item_sequence": sample}, model_dir / "model.onnx")
+        return ExportResult(contract, parity, "model.onnx", length)
