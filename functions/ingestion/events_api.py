@@ -39,6 +39,12 @@ RECORD_KINDS = {
 }
 
 
+def reset() -> None:
+    """Forget cached trackers and datasets (tests that recreate the AWS backend between cases)."""
+    _trackers.clear()
+    _datasets.clear()
+
+
 def tracker_for(tracking_id: str) -> dict[str, Any]:
     cached = _trackers.get(tracking_id)
     if cached and time.monotonic() - cached[0] < CACHE_TTL_S:

@@ -33,6 +33,7 @@ from functions.filters import (
 )
 from functions.protocol.errors import InvalidInputException
 from functions.serving.catalog import DatasetView, GroupCatalog, catalog_for
+from functions.serving.catalog import reset as catalog_reset
 from functions.serving.model_artifact import ITEM_NEIGHBORS, LoadedModel
 from functions.serving.selection import Candidates, Chosen, Exploration, Promotion, select
 
@@ -134,8 +135,10 @@ def group_state(group_arn: str) -> GroupState:
 
 
 def reset() -> None:
+    """Forget every group's tables and catalogue (tests that recreate the AWS backend between cases)."""
     with _groups_lock:
         _groups.clear()
+    catalog_reset()
 
 
 @dataclass

@@ -103,6 +103,14 @@ _documents: dict[str, tuple[float, dict[str, Any]]] = {}
 _serving: dict[str, str] = {}  # campaign ARN -> solution version ARN it serves in this process
 
 
+def reset() -> None:
+    """Forget every cached document and model (tests that recreate the AWS backend between cases)."""
+    global MODELS
+    MODELS = ModelCache()
+    _documents.clear()
+    _serving.clear()
+
+
 def _document(arn: str, key: str, ttl: float = RESOURCE_TTL_S) -> dict[str, Any]:
     cached = _documents.get(arn)
     if cached and time.monotonic() - cached[0] < ttl:

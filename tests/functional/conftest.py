@@ -31,6 +31,14 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
     settings.cache_clear()
     clients.reset()
     dispatch.set_key_store(None)
+    # Per-process caches of the runtime and events functions (a warm Lambda's) hold documents of the
+    # previous case's moto state under the same ARNs.
+    from functions.ingestion import events_api
+    from functions.serving import recommender, runtime_api
+
+    runtime_api.reset()
+    recommender.reset()
+    events_api.reset()
     workflows.set_starter(workflows.InlineStarter())
     with mock_aws():
         from tailor_local.resources import provision
