@@ -203,6 +203,21 @@ def top_k_unseen(scores: np.ndarray, histories: Sequence[np.ndarray], k: int) ->
     return results
 
 
+# Histories scored per forward pass: [chunk, n_items] logits bound the memory of an evaluation.
+SCORE_CHUNK = 256
+
+
+def top_k_unseen_chunked(
+    scores: Callable[[list[np.ndarray]], np.ndarray], histories: Sequence[np.ndarray], k: int
+) -> list[np.ndarray]:
+    """``top_k_unseen`` over ``scores(chunk)`` for ``SCORE_CHUNK`` histories at a time."""
+    results: list[np.ndarray] = []
+    for start in range(0, len(histories), SCORE_CHUNK):
+        chunk = list(histories[start : start + SCORE_CHUNK])
+        results.extend(top_k_unseen(scores(chunk), chunk, k))
+    return results
+
+
 def filter_by_history_percentile(data: Interactions, low: float, high: float) -> Interactions:
     """Drop users whose history length lies outside the [low, high] percentiles of history lengths.
 

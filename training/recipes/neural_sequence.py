@@ -38,11 +38,12 @@ from training.errors import TrainingDataError
 from training.item_metadata import ItemFeatures, ItemMetadata
 from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
 from training.recipes.base import (
+    SCORE_CHUNK,
     EpochCallback,
     ExportResult,
     Recipe,
     filter_by_history_percentile,
-    top_k_unseen,
+    top_k_unseen_chunked,
 )
 from training.recipes.user_personalization import build_windows, cooccurrence_embeddings, model_input
 
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     import torch
 
 _LOGIT_BUDGET = 24_000_000
-_SCORE_BATCH = 256
 _GRAD_CLIP = 5.0
 _MIN_STEPS_PER_EPOCH = 8
 
@@ -319,18 +319,14 @@ class NeuralSequenceRecipe(Recipe):
         out = np.zeros((len(histories), self.n_items), dtype=np.float32)
         with torch.no_grad():
             vectors = self.model.tower()
-            for start in range(0, len(histories), _SCORE_BATCH):
-                chunk = torch.from_numpy(model_input(histories[start : start + _SCORE_BATCH], length))
+            for start in range(0, len(histories), SCORE_CHUNK):
+                chunk = torch.from_numpy(model_input(histories[start : start + SCORE_CHUNK], length))
                 states = self.model.states(chunk.to(self.device), vectors)[:, -1, :]
                 out[start : start + len(chunk)] = self.model.logits(states, vectors).cpu().numpy()
         return out
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
-        results: list[np.ndarray] = []
-        for start in range(0, len(histories), _SCORE_BATCH):
-            chunk = list(histories[start : start + _SCORE_BATCH])
-            results.extend(top_k_unseen(self.scores(chunk), chunk, k))
-        return results
+        return top_k_unseen_chunked(self.scores, histories, k)
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.settings().length

@@ -46,13 +46,14 @@ import numpy as np
 from training.data import Interactions
 from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
 from training.recipes.base import (
+    SCORE_CHUNK,
     EpochCallback,
     ExportResult,
     Hyperparameters,
     Recipe,
     filter_by_history_percentile,
     hyperparameter,
-    top_k_unseen,
+    top_k_unseen_chunked,
 )
 
 if TYPE_CHECKING:
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 # Largest number of logits (targets x items) materialised at once; bigger batches are split into
 # micro-batches whose gradients accumulate, so memory stays bounded for large catalogues.
 _LOGIT_BUDGET = 24_000_000
-_SCORE_BATCH = 256
 _GRAD_CLIP = 5.0
 _MIN_STEPS_PER_EPOCH = 8
 
@@ -113,6 +113,22 @@ def model_input(histories: Sequence[np.ndarray], length: int) -> np.ndarray:
         tail = collapse_repeats(np.asarray(history, dtype=np.int64))[-length:]
         if len(tail):
             out[row, length - len(tail) :] = tail + 1
+    return out
+
+
+def sequence_logits(
+    model: Any, histories: Sequence[np.ndarray], length: int, n_items: int, device: str
+) -> np.ndarray:
+    """The exported graph's computation (``model_input`` -> logits) for histories, in chunks."""
+    import torch
+
+    model.eval()
+    out = np.zeros((len(histories), n_items), dtype=np.float32)
+    with torch.no_grad():
+        for start in range(0, len(histories), SCORE_CHUNK):
+            chunk = model_input(histories[start : start + SCORE_CHUNK], length)
+            logits = model(torch.from_numpy(chunk).to(device))
+            out[start : start + len(chunk)] = logits.float().cpu().numpy()
     return out
 
 
@@ -331,23 +347,10 @@ class UserPersonalizationRecipe(Recipe):
 
     def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """Logits [batch, n_items] for chronological item-index histories."""
-        import torch
-
-        self.model.eval()
-        out = np.zeros((len(histories), self.n_items), dtype=np.float32)
-        with torch.no_grad():
-            for start in range(0, len(histories), _SCORE_BATCH):
-                chunk = model_input(histories[start : start + _SCORE_BATCH], self.hyperparameters.bptt)
-                logits = self.model(torch.from_numpy(chunk).to(self.device))
-                out[start : start + len(chunk)] = logits.float().cpu().numpy()
-        return out
+        return sequence_logits(self.model, histories, self.hyperparameters.bptt, self.n_items, self.device)
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
-        results: list[np.ndarray] = []
-        for start in range(0, len(histories), _SCORE_BATCH):
-            chunk = list(histories[start : start + _SCORE_BATCH])
-            results.extend(top_k_unseen(self.scores(chunk), chunk, k))
-        return results
+        return top_k_unseen_chunked(self.scores, histories, k)
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.hyperparameters.bptt

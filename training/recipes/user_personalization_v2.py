@@ -59,12 +59,12 @@ from training.recipes.base import (
     Recipe,
     filter_by_history_percentile,
     hyperparameter,
-    top_k_unseen,
+    top_k_unseen_chunked,
 )
 from training.recipes.user_personalization import (
     build_windows,
     cooccurrence_embeddings,
-    model_input,
+    sequence_logits,
 )
 
 if TYPE_CHECKING:
@@ -73,7 +73,6 @@ if TYPE_CHECKING:
 # Largest number of logits (targets x items) materialised at once; bigger batches are split into
 # micro-batches whose gradients accumulate, so memory stays bounded for large catalogues.
 _LOGIT_BUDGET = 24_000_000
-_SCORE_BATCH = 256
 _GRAD_CLIP = 5.0
 _MIN_STEPS_PER_EPOCH = 8
 # Added to attention scores of masked keys. Finite (not -inf) so a padded query row, which sees only
@@ -321,25 +320,12 @@ class UserPersonalizationV2Recipe(Recipe):
 
     def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """Logits [batch, n_items] for chronological item-index histories."""
-        import torch
-
-        self.model.eval()
-        out = np.zeros((len(histories), self.n_items), dtype=np.float32)
-        with torch.no_grad():
-            for start in range(0, len(histories), _SCORE_BATCH):
-                chunk = model_input(
-                    histories[start : start + _SCORE_BATCH], self.hyperparameters.max_sequence_length
-                )
-                logits = self.model(torch.from_numpy(chunk).to(self.device))
-                out[start : start + len(chunk)] = logits.float().cpu().numpy()
-        return out
+        return sequence_logits(
+            self.model, histories, self.hyperparameters.max_sequence_length, self.n_items, self.device
+        )
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
-        results: list[np.ndarray] = []
-        for start in range(0, len(histories), _SCORE_BATCH):
-            chunk = list(histories[start : start + _SCORE_BATCH])
-            results.extend(top_k_unseen(self.scores(chunk), chunk, k))
-        return results
+        return top_k_unseen_chunked(self.scores, histories, k)
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.hyperparameters.max_sequence_length
