@@ -134,3 +134,23 @@ def import_dataset(
     )
     assert done["status"] == "ACTIVE", done.get("failureReason")
     return dataset
+
+
+def train_solutions(personalize, group: str, recipes, name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A solution and a first version per recipe, all training at once; (solutions, versions) when ACTIVE."""
+    solutions, versions = {}, {}
+    for recipe in recipes:
+        solutions[recipe] = personalize.create_solution(
+            name=f"{name}-{recipe}", datasetGroupArn=group, recipeArn=f"arn:aws:personalize:::recipe/{recipe}"
+        )["solutionArn"]
+        versions[recipe] = personalize.create_solution_version(solutionArn=solutions[recipe])[
+            "solutionVersionArn"
+        ]
+    for recipe, arn in versions.items():
+        doc = wait_for(
+            lambda arn=arn: personalize.describe_solution_version(solutionVersionArn=arn),
+            "solutionVersion",
+            600,
+        )
+        assert doc["status"] == "ACTIVE", f"{recipe}: {doc.get('failureReason')}"
+    return solutions, versions

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures import ASSUME_ROLE_POLICY, INTERACTIONS_SCHEMA, interactions_csv, item_cluster
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import train_solutions, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -50,23 +50,7 @@ def workflow(target, personalize, s3) -> dict[str, Any]:
     )
     assert job["status"] == "ACTIVE", job.get("failureReason")
 
-    solutions, versions = {}, {}
-    for recipe in RECIPES:
-        solutions[recipe] = personalize.create_solution(
-            name=f"it-{recipe}-{suffix}",
-            datasetGroupArn=group_arn,
-            recipeArn=f"arn:aws:personalize:::recipe/{recipe}",
-        )["solutionArn"]
-        versions[recipe] = personalize.create_solution_version(solutionArn=solutions[recipe])[
-            "solutionVersionArn"
-        ]
-    for recipe, arn in versions.items():
-        doc = wait_for(
-            lambda arn=arn: personalize.describe_solution_version(solutionVersionArn=arn),
-            "solutionVersion",
-            timeout=600,
-        )
-        assert doc["status"] == "ACTIVE", f"{recipe}: {doc.get('failureReason')}"
+    solutions, versions = train_solutions(personalize, group_arn, RECIPES, f"it-{suffix}")
 
     campaigns = {
         recipe: personalize.create_campaign(

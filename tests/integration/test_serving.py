@@ -27,7 +27,7 @@ from tests.fixtures import (
     typed_interactions_csv,
     users_csv,
 )
-from tests.integration.conftest import import_dataset, wait_for
+from tests.integration.conftest import import_dataset, train_solutions, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -63,23 +63,7 @@ def shop(target, personalize, s3) -> dict[str, Any]:
             ("Users", USERS_SCHEMA, users_csv()),
         )
     }
-    solutions, versions = {}, {}
-    for recipe in RECIPES:
-        solutions[recipe] = personalize.create_solution(
-            name=f"sv-{recipe}-{suffix}",
-            datasetGroupArn=group,
-            recipeArn=f"arn:aws:personalize:::recipe/{recipe}",
-        )["solutionArn"]
-        versions[recipe] = personalize.create_solution_version(solutionArn=solutions[recipe])[
-            "solutionVersionArn"
-        ]
-    for recipe, arn in versions.items():
-        doc = wait_for(
-            lambda arn=arn: personalize.describe_solution_version(solutionVersionArn=arn),
-            "solutionVersion",
-            600,
-        )
-        assert doc["status"] == "ACTIVE", f"{recipe}: {doc.get('failureReason')}"
+    solutions, versions = train_solutions(personalize, group, RECIPES, f"sv-{suffix}")
     configs = {
         "aws-user-personalization": {
             "enableMetadataWithRecommendations": True,
