@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from functions.config import settings
 from functions.resources import arns
@@ -222,6 +221,3 @@ def reset() -> None:
     with _catalogs_lock:
         _catalogs.clear()
 
-
-def as_value(row: dict[str, Any] | None, column: str) -> Any:
-    return None if row is None else row.get(column)
