@@ -28,6 +28,7 @@ from functions.filters import (
     ItemTable,
     UserTable,
     compile_filter,
+    field_types,
     item_mask,
     parse_filter,
 )
@@ -85,7 +86,7 @@ class GroupState:
             return synced.table, view
         changed = view.changed_since(synced.revision) if synced.view is view else None
         if changed is None:
-            fields = {spec.name: _field_type(spec) for spec in view.schema.fields}
+            fields = field_types(view.schema.fields)
             previous = synced.table
             synced.table = table_class(list(view.rows), list(view.rows.values()), fields)
             if previous is not None:
@@ -105,21 +106,13 @@ class GroupState:
         found = self._compiled.get(expression)
         if found is None:
             _, users_view = self.users()
-            users_fields = (
-                {spec.name: _field_type(spec) for spec in users_view.schema.fields} if users_view else None
-            )
+            users_fields = field_types(users_view.schema.fields) if users_view else None
             try:
                 found = compile_filter(parse_filter(expression), users_fields=users_fields)
             except FilterExpressionError as exc:  # a filter that was valid at creation always parses
                 raise InvalidInputException(f"The filter expression is invalid: {exc}") from exc
             self._compiled[expression] = found
         return found
-
-
-def _field_type(spec: Any) -> Any:
-    from functions.filters import FieldType
-
-    return FieldType(base_type=spec.base_type, categorical=spec.categorical, textual=spec.textual)
 
 
 _groups: dict[str, GroupState] = {}
