@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test test-fast test-localstack test-deployed synth lint serve bench-quality bench-serving clean
+.PHONY: demo test test-fast test-localstack test-deployed synth lint serve bench-quality bench-serving bench-recbole bench-onnx clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ bench-quality: $(STAMP)
 
 bench-serving: $(STAMP)
 	$(PY) bench/serving.py
+
+# RecBole beside Tailor on MovieLens 100K (creates RecBole's venv under .bench/ once; long: see README).
+bench-recbole: $(STAMP)
+	nice -n 15 $(PY) bench/recbole_compare.py
+
+bench-onnx: $(STAMP)
+	$(PY) bench/onnx_speed.py
 
 clean:
 	rm -rf $(VENV) .tailor .pytest_cache .ruff_cache .cache .localstack node_modules cdk.out

@@ -74,8 +74,25 @@ FUNCTIONS: dict[str, Function] = {
         # The training step when it runs as a Lambda (small data sets, LocalStack): Lambda's maximum
         # memory buys its CPU share, and 15 minutes is Lambda's limit; bigger jobs go to SageMaker.
         Function("train", "functions.handlers.workflow.handler", memory_mb=10240, timeout_s=900),
+        # Periodic work (SCHEDULES): starts the automatic solution versions that are due.
+        Function("scheduler", "functions.handlers.scheduler.handler", timeout_s=300),
     )
 }
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A function a deployment invokes on a fixed rate (an EventBridge rule); ``tailor serve`` runs the
+    same work from a thread (``tailor_local.scheduler``) every ``local_interval_s``."""
+
+    function: str
+    rate_minutes: int
+    local_interval_s: float
+
+
+# Automatic training: Personalize starts the first one "within one hour", so a check every 15 minutes is
+# close enough on AWS; locally a check is cheap (in-memory state), so once a minute.
+SCHEDULES: tuple[Schedule, ...] = (Schedule("scheduler", rate_minutes=15, local_interval_s=60.0),)
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/", "control"),
@@ -107,6 +124,7 @@ WORKFLOW_DATASET_IMPORT = "dataset-import"
 WORKFLOW_SOLUTION_VERSION = "solution-version"
 WORKFLOW_CAMPAIGN_DEPLOY = "campaign-deploy"
 WORKFLOW_BATCH_INFERENCE = "batch-inference"
+WORKFLOW_BATCH_SEGMENT = "batch-segment"
 
 
 @dataclass(frozen=True)
@@ -132,6 +150,8 @@ WORKFLOWS: dict[str, Workflow] = {
         Workflow(WORKFLOW_CAMPAIGN_DEPLOY, "workflow"),
         # Scores every line of the input with the solution version's model, as the runtime does.
         Workflow(WORKFLOW_BATCH_INFERENCE, "workflow"),
+        # Ranks users for every line's item or item attributes with a USER_SEGMENTATION model.
+        Workflow(WORKFLOW_BATCH_SEGMENT, "workflow"),
     )
 }
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, Size, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -47,6 +49,8 @@ ACCESS: dict[str, Access] = {
     "ingest": Access(tables_rw=(HIST,), tables_r=(RES,), bucket="w", queues_send=(wiring.ENV_DLQ_QUEUE,)),
     "workflow": Access(tables_rw=(RES, IDEM), tables_r=(HIST,), bucket="rw", user_data_read=True),
     "train": Access(tables_rw=(RES, IDEM), tables_r=(HIST,), bucket="rw", user_data_read=True),
+    # Automatic training: reads solutions, creates versions, lists the event archive for new data.
+    "scheduler": Access(tables_rw=(RES,), bucket="r"),
 }
 S3_READ = ["s3:GetObject"]
 S3_WRITE = ["s3:PutObject", "s3:DeleteObject"]
@@ -93,6 +97,7 @@ class TailorStack(Stack):
         )
         self.workflows.grant_training()
         self._connect_starters()
+        self._schedules()
         self.alarms = Alarms(
             self,
             "Monitoring",
@@ -107,6 +112,7 @@ class TailorStack(Stack):
     # -- functions ---------------------------------------------------------------------------------
     def _needed_functions(self) -> list[wiring.Function]:
         needed = {r.function for r in wiring.ROUTES} | {wiring.EVENTS_CONSUMER.function, STEPS_FUNCTION}
+        needed |= {s.function for s in wiring.SCHEDULES}
         for spec in wiring.WORKFLOWS.values():
             sagemaker = spec.container_step and self.settings.training_backend == "sagemaker"
             if not sagemaker:
@@ -208,12 +214,23 @@ class TailorStack(Stack):
         Only the route functions: the workflow functions are what the state machines invoke, so
         naming the machines in their environment would make a dependency cycle.
         """
-        for name in {r.function for r in wiring.ROUTES}:
+        scheduled = {s.function for s in wiring.SCHEDULES}
+        for name in {r.function for r in wiring.ROUTES} | scheduled:
             fn = self.functions[name]
             for kind, machine in self.workflows.state_machines.items():
                 fn.add_environment(wiring.state_machine_env(kind), machine.state_machine_arn)
-                if name == "control":
+                if name == "control" or name in scheduled:
                     machine.grant_start_execution(fn)
+
+    def _schedules(self) -> None:
+        """One EventBridge rule per scheduled function (automatic training)."""
+        for schedule in wiring.SCHEDULES:
+            events.Rule(
+                self,
+                f"{schedule.function.title()}Schedule",
+                schedule=events.Schedule.rate(Duration.minutes(schedule.rate_minutes)),
+                targets=[targets.LambdaFunction(self.functions[schedule.function], retry_attempts=0)],
+            )
 
     def _outputs(self) -> None:
         CfnOutput(

@@ -191,18 +191,8 @@ class Workflows(Construct):
                     "HyperParameters.$": "$.job.hyperParameters",
                     "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
                     "RoleArn": role.role_arn,
-                    "InputDataConfig": [
-                        {
-                            "ChannelName": "interactions",
-                            "DataSource": {
-                                "S3DataSource": {
-                                    "S3DataType": "S3Prefix",
-                                    "S3Uri.$": "$.job.inputUri",
-                                    "S3DataDistributionType": "FullyReplicated",
-                                }
-                            },
-                        }
-                    ],
+                    # Prepare lists the channels it uploaded (interactions, items, previous_model).
+                    "InputDataConfig.$": "$.job.inputDataConfig",
                     "OutputDataConfig": {"S3OutputPath.$": "$.job.outputUri"},
                     "ResourceConfig": {
                         "InstanceCount": 1,

@@ -20,6 +20,7 @@ from tailor_local.handlers import DEFAULT_ACCOUNT_ID, Handler, HandlerLoadError,
 from tailor_local.jobs import Command, CrashRecorder, JobRunner, default_command, record_crash_in_process
 from tailor_local.poller import FunctionUnavailable, KinesisPoller
 from tailor_local.resources import Provisioned, provision
+from tailor_local.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class LocalService:
         self.gateway: Gateway | None = None
         self.jobs: JobRunner | None = None
         self.poller: KinesisPoller | None = None
+        self.scheduler: Scheduler | None = None
         self.provisioned: Provisioned | None = None
         self.url: str | None = None
         self.port: int | None = None
@@ -154,6 +156,9 @@ class LocalService:
             **options,
         )
         self.poller.start()
+        # Automatic training (performAutoTraining): EventBridge's schedule in a deployment.
+        self.scheduler = Scheduler()
+        self.scheduler.start()
         logger.info("Tailor serving at %s (state in %s)", self.url, self.state_dir)
         return self.url
 
@@ -162,6 +167,9 @@ class LocalService:
             self._stop()
 
     def _stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self.jobs is not None:
             self.jobs.stop()
             if workflows._starter is self.jobs:
@@ -252,4 +260,5 @@ class LocalService:
             "functions": self.handlers.readiness() if self.handlers else {},
             "poller": self.poller.health() if self.poller else None,
             "jobs": self.jobs.health() if self.jobs else None,
+            "scheduler": self.scheduler.health() if self.scheduler else None,
         }

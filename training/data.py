@@ -97,6 +97,18 @@ class Interactions:
     def item_counts(self) -> np.ndarray:
         return np.bincount(self.item, minlength=self.n_items).astype(np.int64)
 
+    def select_rows(self, keep: np.ndarray) -> Interactions:
+        """The rows where the boolean ``keep`` is True, with the same id vocabularies."""
+        return _assemble(
+            self.user_ids,
+            self.item_ids,
+            self.user[keep],
+            self.item[keep],
+            self.timestamp[keep],
+            None if self.event_type is None else self.event_type[keep],
+            None if self.event_value is None else self.event_value[keep],
+        )
+
     def subset(self, users: Iterable[int]) -> Interactions:
         """The interactions of ``users`` only, with the same id vocabularies."""
         keep = np.zeros(self.n_users, dtype=bool)

@@ -9,13 +9,21 @@ code as the SageMaker job.
 ``<input>/config/hyperparameters.json`` is a JSON object of strings (SageMaker passes every value as a
 string):
 
-- ``tailor_recipe`` (required): the recipe name or ARN, e.g. ``aws-user-personalization``.
+- ``tailor_recipe`` (required unless ``tailor_perform_automl``): the recipe name or ARN, e.g.
+  ``aws-user-personalization``.
+- ``tailor_perform_hpo`` / ``tailor_perform_automl`` (optional, ``true``/``false``): CreateSolution's
+  ``performHPO`` / ``performAutoML``. HPO tunes the ranges of ``solutionConfig.hpoConfig``; AutoML picks
+  the recipe among ``solutionConfig.autoMLConfig.recipeList`` (``training/model_selection.py``).
 - ``tailor_solution_config`` (optional): CreateSolution's ``solutionConfig`` as a JSON string. Used:
   ``eventValueThreshold``, ``algorithmHyperParameters``, ``featureTransformationParameters`` (both merged
-  into the recipe's hyperparameters). Other keys (``hpoConfig``, ``optimizationObjective``, ...) are not
-  implemented; they are reported in the progress log and otherwise ignored.
+  into the recipe's hyperparameters), ``hpoConfig`` with ``tailor_perform_hpo``, ``autoMLConfig`` with
+  ``tailor_perform_automl`` (whose candidates then train with their defaults). Other keys
+  (``optimizationObjective``, ...) are not implemented; they are reported in the progress log and
+  otherwise ignored.
 - ``tailor_event_type`` (optional): CreateSolution's ``eventType``; only interactions of that type train.
 - ``tailor_seed`` (optional, default 42): seeds the split and the model.
+- ``tailor_training_mode`` (optional, FULL or UPDATE): UPDATE continues the model in the
+  ``previous_model`` channel instead of training anew (``training/warm_start.py``).
 - any other key: an algorithm hyperparameter of the recipe, overriding ``algorithmHyperParameters``.
   Keys starting with ``sagemaker_`` are SageMaker's own and are skipped; other unknown keys fail the job.
 
@@ -23,7 +31,8 @@ Data: ``<input>/data/interactions/*.csv``; ``<input>/data/items/`` (the Items da
 ``schema.json``, when the dataset group has one) is read for the recipes that use item metadata
 (``training/item_metadata.py``); a ``users/`` channel is not used yet.
 
-Flow: load and filter the data, hold out Personalize's evaluation split, train on it and compute the
+Flow: load and filter the data (with AutoML, choose the recipe), hold out Personalize's evaluation split
+(with HPO, tune on a validation split of the training users), train on it and compute the
 offline metrics, then train again on all data (Personalize publishes a model trained on everything) and
 export that model. The artifact is described in ``training/ARTIFACT.md``.
 
@@ -44,15 +53,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from training import warm_start
 from training.artifact import write_artifact
 from training.data import DataFilter, Interactions, load_interactions, with_items
 from training.errors import ConfigurationError, TrainingError
 from training.evaluation import evaluate
 from training.item_metadata import ITEMS_CHANNEL, ItemMetadata, UsesItemMetadata, load_item_metadata
 from training.metrics import ndcg_at_k
+from training.model_selection import choose_recipe, tune_hyperparameters
 from training.recipes import get_recipe
 from training.recipes.base import Recipe
+from training.segmentation import offline_segment_metrics
 from training.split import Split, personalize_split
+from training.tuning import AutoMLSettings, HpoSettings, parse_automl_config, parse_hpo_config
 
 DEFAULT_INPUT_DIR = "/opt/ml/input"
 DEFAULT_MODEL_DIR = "/opt/ml/model"
@@ -60,7 +73,8 @@ DEFAULT_OUTPUT_DIR = "/opt/ml/output"
 DEFAULT_SEED = 42
 INTERACTIONS_CHANNEL = "interactions"
 
-_RESERVED = ("tailor_recipe", "tailor_solution_config", "tailor_event_type", "tailor_seed")
+_RESERVED = ("tailor_recipe", "tailor_solution_config", "tailor_event_type", "tailor_seed",
+             "tailor_perform_hpo", "tailor_perform_automl", "tailor_training_mode")  # fmt: skip
 _USED_SOLUTION_KEYS = ("eventValueThreshold", "algorithmHyperParameters", "featureTransformationParameters")
 
 
@@ -71,6 +85,8 @@ class JobConfig:
     data_filter: DataFilter = DataFilter()
     hyperparameters: dict[str, str] = field(default_factory=dict)
     ignored_solution_keys: tuple[str, ...] = ()
+    hpo: HpoSettings | None = None
+    automl: AutoMLSettings | None = None
 
 
 def _string_map(value: Any, where: str) -> dict[str, str]:
@@ -83,7 +99,9 @@ def parse_job_config(raw: Mapping[str, Any]) -> JobConfig:
     """Turn SageMaker's hyperparameters.json content into a JobConfig."""
     values = _string_map(dict(raw), "hyperparameters.json")
     recipe = values.get("tailor_recipe", "").strip()
-    if not recipe:
+    perform_hpo = _flag(values, "tailor_perform_hpo")
+    perform_automl = _flag(values, "tailor_perform_automl")
+    if not recipe and not perform_automl:
         raise ConfigurationError("hyperparameters.json has no tailor_recipe: name the recipe to train.")
     seed_text = values.get("tailor_seed", str(DEFAULT_SEED)).strip()
     try:
@@ -123,8 +141,25 @@ def parse_job_config(raw: Mapping[str, Any]) -> JobConfig:
                 f"Unknown setting {key!r} in hyperparameters.json. Tailor settings: {', '.join(_RESERVED)}."
             )
         hyperparameters[key] = value
-    ignored = tuple(sorted(k for k in solution if k not in _USED_SOLUTION_KEYS))
-    return JobConfig(recipe, seed, DataFilter(event_type, threshold), hyperparameters, ignored)
+    # As in Personalize, AutoML compares the listed recipes as they are (their own defaults) and only then
+    # trains the winner; hpoConfig ranges belong to one recipe and are not applied to the others.
+    automl = parse_automl_config(solution.get("autoMLConfig")) if perform_automl else None
+    hpo = parse_hpo_config(solution.get("hpoConfig"), recipe) if perform_hpo and not perform_automl else None
+    used = _USED_SOLUTION_KEYS
+    if automl is not None:
+        used += ("autoMLConfig",)
+        hyperparameters = {}
+    if hpo is not None:
+        used += ("hpoConfig",)
+    ignored = tuple(sorted(k for k in solution if k not in used))
+    return JobConfig(recipe, seed, DataFilter(event_type, threshold), hyperparameters, ignored, hpo, automl)
+
+
+def _flag(values: Mapping[str, str], key: str) -> bool:
+    text = values.get(key, "false").strip().lower()
+    if text not in ("true", "false"):
+        raise ConfigurationError(f"{key} must be true or false, got {text!r}.")
+    return text == "true"
 
 
 def read_job_config(input_dir: Path) -> JobConfig:
@@ -195,32 +230,58 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
     """Run one training job; raises TrainingError for anything the user can fix."""
     started = time.monotonic()
     config = read_job_config(input_dir)
-    recipe_class = get_recipe(config.recipe)
-    hyperparameters = recipe_class.parse_hyperparameters(config.hyperparameters)
+    if config.automl is None:  # with AutoML the recipe is chosen below, once the data is loaded
+        recipe_class = get_recipe(config.recipe)
+        hyperparameters = recipe_class.parse_hyperparameters(config.hyperparameters)
     if config.ignored_solution_keys:
         progress.emit("notice", message="solutionConfig keys not implemented and ignored",
                       keys=list(config.ignored_solution_keys))  # fmt: skip
     data: Interactions = load_interactions(input_dir / "data" / INTERACTIONS_CHANNEL, config.data_filter)
     metadata = load_item_metadata(input_dir / "data" / ITEMS_CHANNEL)
+    device = pick_device()
+    selection: dict[str, Any] = {}  # the manifest's record of HPO and AutoML
+    if config.automl is not None:
+        recipe_class, selection["automl"] = choose_recipe(
+            config.automl, data, metadata, device, config.seed, progress.emit
+        )
+        hyperparameters = recipe_class.parse_hyperparameters({})
     if metadata is not None and getattr(recipe_class, "scores_items_without_interactions", False):
         # Items without interactions join the catalogue (items.json) so the model can recommend them.
         data = with_items(data, metadata.item_ids)
-    device = pick_device()
     progress.emit(
         "start", recipe=recipe_class.name, device=device, seed=config.seed,
         interactions=data.n_interactions, users=data.n_users, items=data.n_items,
         hyperparameters=hyperparameters.to_json(),
     )  # fmt: skip
+    if warm_start.requested(input_dir):  # trainingMode UPDATE: continue from the previous model
+        return warm_start.train_update(
+            input_dir, model_dir, progress, recipe_class,
+            lambda hp: _new_recipe(recipe_class, hp, config.seed, metadata), data, device, started,
+        )  # fmt: skip
 
-    split = personalize_split(data, config.seed)
-    evaluated = split.evaluated()
-    progress.emit(
-        "split", train_users=int(len(split.train.active_users())), test_users=int(len(split.test_users)),
-        evaluated_users=len(evaluated),
-    )  # fmt: skip
-    metrics = _evaluate_on_split(
-        _new_recipe(recipe_class, hyperparameters, config.seed, metadata), split, data, device, progress
-    )
+    evaluation: dict[str, int]
+    if recipe_class.recipe_type == "USER_SEGMENTATION":
+        # Segments rank users for items: Personalize splits each user's history 80/20 for them instead.
+        metrics, evaluation = offline_segment_metrics(
+            _new_recipe(recipe_class, hyperparameters, config.seed, metadata),  # type: ignore[arg-type]
+            data, config.seed, device, progress.emit,
+        )  # fmt: skip
+    else:
+        split = personalize_split(data, config.seed)
+        evaluated = split.evaluated()
+        progress.emit(
+            "split", train_users=int(len(split.train.active_users())), test_users=int(len(split.test_users)),
+            evaluated_users=len(evaluated),
+        )  # fmt: skip
+        if config.hpo is not None:
+            hyperparameters, selection["tuning"] = tune_hyperparameters(
+                recipe_class, config.hyperparameters, config.hpo, split, data.n_items, device, config.seed,
+                metadata, progress.emit,
+            )  # fmt: skip
+        metrics = _evaluate_on_split(
+            _new_recipe(recipe_class, hyperparameters, config.seed, metadata), split, data, device, progress
+        )
+        evaluation = {"test_users": int(len(split.test_users)), "evaluated_users": len(evaluated)}
     progress.emit("metrics", **metrics)
 
     final = _new_recipe(recipe_class, hyperparameters, config.seed, metadata)
@@ -234,6 +295,7 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
     model_dir.mkdir(parents=True, exist_ok=True)
     export = final.export(model_dir)
     progress.emit("export", contract=export.contract.name, **export.parity.to_json())
+    warm_start.save_state(final, model_dir)
     seconds = round(time.monotonic() - started, 3)
     manifest = write_artifact(
         model_dir,
@@ -252,7 +314,8 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
         },
         extra={
             "seed": config.seed,
-            "evaluation": {"test_users": int(len(split.test_users)), "evaluated_users": len(evaluated)},
+            "evaluation": evaluation,
+            **selection,
         },
     )
     progress.emit("completed", seconds=seconds)

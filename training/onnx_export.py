@@ -1,11 +1,11 @@
 """ONNX export against a declared contract, published only after a parity check.
 
-Each recipe declares which contract its graph implements (``sequence_scores`` or ``item_neighbors``, see
-``training/ARTIFACT.md``). ``export_and_verify`` exports with the pinned opset, checks that the graph has
-exactly the declared inputs and outputs, runs it in onnxruntime on sample inputs (the full sample batch
-and a batch of one, so the dynamic batch axis is exercised) and compares with PyTorch: float outputs within
-``atol``, integer outputs exactly. Any difference raises ``ExportParityError``; an export counts only after
-this passes.
+Each recipe declares which contract its graph implements (``sequence_scores``, ``item_neighbors``,
+``action_propensity`` or ``user_affinity``, see ``training/ARTIFACT.md``). ``export_and_verify`` exports
+with the pinned opset, checks that the graph has exactly the declared inputs and outputs, runs it in
+onnxruntime on sample inputs (the full sample batch and a batch of one, so the dynamic batch axis is
+exercised) and compares with PyTorch: float outputs within ``atol``, integer outputs exactly. Any
+difference raises ``ExportParityError``; an export counts only after this passes.
 
 torch is imported inside the functions so that importing this module (for the contract declarations)
 stays cheap.
@@ -33,6 +33,7 @@ BATCH = "batch"
 SEQUENCE_SCORES = "sequence_scores"
 ITEM_NEIGHBORS = "item_neighbors"
 ACTION_PROPENSITY = "action_propensity"
+USER_AFFINITY = "user_affinity"
 
 _ORT_TYPES = {"int64": "tensor(int64)", "float32": "tensor(float)"}
 
@@ -70,6 +71,15 @@ def action_propensity_contract(max_sequence_length: int, n_actions: int) -> Expo
         name=ACTION_PROPENSITY,
         inputs=(TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),),
         outputs=(TensorSpec("propensity", "float32", (BATCH, n_actions)),),
+    )
+
+
+def user_affinity_contract(n_users: int) -> ExportContract:
+    """item_index -> user_scores: log P(user | item) for every user of ``segments.json``'s ``users``."""
+    return ExportContract(
+        name=USER_AFFINITY,
+        inputs=(TensorSpec("item_index", "int64", (BATCH,)),),
+        outputs=(TensorSpec("user_scores", "float32", (BATCH, n_users)),),
     )
 
 

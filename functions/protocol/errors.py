@@ -51,6 +51,11 @@ class ResourceNotFoundException(TailorError):
     status = 400
 
 
+class TooManyTagsException(TailorError):
+    code = "TooManyTagsException"
+    status = 400
+
+
 class UnknownOperationException(TailorError):
     code = "UnknownOperationException"
     status = 400

@@ -16,6 +16,7 @@ from functions.protocol.errors import (
 )
 from functions.resources import lifecycle as lc
 from functions.resources import quotas
+from functions.resources.batch_segment_ops import refuse_segmentation
 from functions.stores import workflows
 from functions.stores.blobs import split_s3_uri
 from functions.stores.resources import ResourceStore
@@ -80,6 +81,7 @@ class BatchInferenceOperations:
                 f"Solution version {solutionVersionArn} is {version['status']}; a batch inference job needs "
                 "an ACTIVE solution version."
             )
+        refuse_segmentation(version, "a batch inference job")
         if filterArn:
             flt = self.store.get(filterArn, lc.FILTER)
             if flt["datasetGroupArn"] != version["datasetGroupArn"]:

@@ -21,11 +21,16 @@ from functions.protocol.errors import (
 from functions.protocol.service_model import CONTROL, service_model
 from functions.resources import arns, quotas
 from functions.resources import lifecycle as lc
+from functions.resources.algorithm_ops import AlgorithmOperations
 from functions.resources.batch_ops import BatchInferenceOperations, check_exploration
+from functions.resources.batch_segment_ops import BatchSegmentOperations, refuse_segmentation
 from functions.resources.filter_ops import FilterOperations
 from functions.resources.pagination import paginate
 from functions.resources.recipes import recipe_catalogue
 from functions.resources.schema_rules import check_for_dataset_type, parse_schema
+from functions.resources.tag_ops import TagOperations
+from functions.resources.training_modes import TrainingOperations, check_auto_training_config
+from functions.resources.tuning_rules import check_search
 from functions.stores import workflows
 from functions.stores.resources import ResourceStore
 
@@ -40,7 +45,14 @@ def _without_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v is not None}
 
 
-class ControlPlane(FilterOperations, BatchInferenceOperations):
+class ControlPlane(
+    FilterOperations,
+    BatchInferenceOperations,
+    BatchSegmentOperations,
+    TrainingOperations,
+    TagOperations,
+    AlgorithmOperations,
+):
     def __init__(self, ctx: RequestContext, store: ResourceStore | None = None) -> None:
         self.ctx = ctx
         self.store = store or ResourceStore()
@@ -309,22 +321,20 @@ class ControlPlane(FilterOperations, BatchInferenceOperations):
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         self._get(datasetGroupArn, lc.DATASET_GROUP)
-        if performAutoML:
-            raise InvalidInputException("performAutoML is not supported by Tailor yet; choose a recipeArn.")
-        if performHPO:
-            raise InvalidInputException("performHPO is not supported by Tailor yet; set hyperparameters.")
-        if not recipeArn:
-            raise InvalidInputException("recipeArn is required when performAutoML is false.")
+        # recipeArn, or HPO / AutoML and their parts of solutionConfig (functions/resources/tuning_rules.py).
+        solutionConfig = check_search(
+            self.store, datasetGroupArn, recipeArn, bool(performHPO), bool(performAutoML), solutionConfig
+        )
+        # None only with AutoML, which checked its candidates' datasets itself.
         recipe = next((r for r in recipe_catalogue() if r["recipeArn"] == recipeArn), None)
-        if recipe is None:
-            known = ", ".join(r["recipeArn"] for r in recipe_catalogue())
-            raise InvalidInputException(f"Recipe {recipeArn} does not exist. Available recipes: {known}.")
+        check_auto_training_config((solutionConfig or {}).get("autoTrainingConfig"))
         present = {
             d["datasetType"].upper()
             for d in self.store.list(lc.DATASET)
             if d["datasetGroupArn"] == datasetGroupArn
         }
-        missing = [t for t in recipe["tailorRequiredDatasets"] if t.upper() not in present]
+        required = recipe["tailorRequiredDatasets"] if recipe else ()
+        missing = [t for t in required if t.upper() not in present]
         if missing:
             raise InvalidInputException(
                 f"Recipe {recipeArn} needs a {missing[0]} dataset in dataset group {datasetGroupArn}; "
@@ -338,7 +348,8 @@ class ControlPlane(FilterOperations, BatchInferenceOperations):
             solutionArn=arn,
             performHPO=bool(performHPO),
             performAutoML=bool(performAutoML),
-            performAutoTraining=bool(performAutoTraining),
+            # Personalize's default is true: a new solution retrains every 7 days (training_modes.py).
+            performAutoTraining=True if performAutoTraining is None else performAutoTraining,
             performIncrementalUpdate=bool(performIncrementalUpdate),
             recipeArn=recipeArn,
             datasetGroupArn=datasetGroupArn,
@@ -358,7 +369,7 @@ class ControlPlane(FilterOperations, BatchInferenceOperations):
 
     def describe_solution(self, solutionArn: str) -> dict[str, Any]:
         doc = self._get(solutionArn, lc.SOLUTION)
-        doc.pop("tags", None)
+        doc = {k: v for k, v in doc.items() if not k.startswith("tailor") and k != "tags"}
         return {"solution": self._solution_with_latest(doc)}
 
     def list_solutions(
@@ -393,53 +404,6 @@ class ControlPlane(FilterOperations, BatchInferenceOperations):
         self.store.delete(solutionArn)
 
     # -- solution versions ---------------------------------------------------------------------
-    def create_solution_version(
-        self,
-        solutionArn: str,
-        name: str | None = None,
-        trainingMode: str | None = None,
-        tags: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        solution = self._get(solutionArn, lc.SOLUTION)
-        if (trainingMode or "FULL") != "FULL":
-            raise InvalidInputException(
-                f"trainingMode {trainingMode} is not supported by Tailor yet; use FULL (a full retrain)."
-            )
-        # Next-Best-Action trains on action interactions; every other recipe on item interactions.
-        recipe = next((r for r in recipe_catalogue() if r["recipeArn"] == solution.get("recipeArn")), None)
-        on_actions = bool(recipe) and recipe["recipeType"] == "PERSONALIZED_ACTIONS"  # type: ignore[index]
-        training_type = "ACTION_INTERACTIONS" if on_actions else "INTERACTIONS"
-        interactions = self.store.find(arns.dataset_arn(solution["datasetGroupArn"], training_type))
-        if interactions is None or not interactions.get("tailorDataKeys"):
-            raise InvalidInputException(
-                f"Dataset group {solution['datasetGroupArn']} has no imported {training_type.lower()} data. "
-                "Import it with CreateDatasetImportJob and wait for the job to become ACTIVE."
-            )
-        running = [v for v in self.store.list(lc.SOLUTION_VERSION) if v["status"] in lc.UNFINISHED]
-        quotas.enforce(
-            "ACTIVE_SOLUTION_VERSION_CREATIONS", len(running), "solution versions being created at once"
-        )
-        arn = f"{solutionArn}/{arns.short_id()}"
-        doc = self._new_doc(
-            name=name,
-            solutionVersionArn=arn,
-            solutionArn=solutionArn,
-            performHPO=solution["performHPO"],
-            performAutoML=solution["performAutoML"],
-            performIncrementalUpdate=solution.get("performIncrementalUpdate", False),
-            recipeArn=solution["recipeArn"],
-            eventType=solution.get("eventType"),
-            datasetGroupArn=solution["datasetGroupArn"],
-            solutionConfig=solution.get("solutionConfig", {}),
-            trainingMode=trainingMode or "FULL",
-            trainingType="MANUAL",
-            status=lc.CREATE_PENDING,
-            tags=tags,
-        )
-        self.store.create(arn, lc.SOLUTION_VERSION, doc, parent_arn=solutionArn)
-        workflows.starter().start(workflows.SOLUTION_VERSION, arn)
-        return {"solutionVersionArn": arn}
-
     def _interactions_dataset(self, dataset_group_arn: str) -> dict[str, Any] | None:
         return interactions_dataset(self.store, dataset_group_arn)
 
@@ -493,6 +457,7 @@ class ControlPlane(FilterOperations, BatchInferenceOperations):
                 f"Solution version {solution_version_arn} is {version['status']}; a campaign needs an "
                 "ACTIVE solution version."
             )
+        refuse_segmentation(version, "a campaign")
         return version
 
     def _campaign_version(self, requested: str, config: dict[str, Any]) -> tuple[str, str | None]:
@@ -516,6 +481,7 @@ class ControlPlane(FilterOperations, BatchInferenceOperations):
         if not active:
             raise InvalidInputException(f"Solution {solution_arn} has no ACTIVE solution version to deploy.")
         latest = max(active, key=lambda v: v["creationDateTime"])
+        refuse_segmentation(latest, "a campaign")
         return latest["solutionVersionArn"], solution_arn if sync else None
 
     def create_campaign(

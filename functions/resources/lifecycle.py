@@ -28,6 +28,7 @@ CAMPAIGN = "campaign"
 EVENT_TRACKER = "event-tracker"
 FILTER = "filter"
 BATCH_INFERENCE_JOB = "batch-inference-job"
+BATCH_SEGMENT_JOB = "batch-segment-job"
 TRACKING_ID = "tracking-id"  # index from a PutEvents trackingId to its event tracker
 
 

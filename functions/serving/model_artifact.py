@@ -10,7 +10,9 @@ keep their share of the denominator but are never returned). Cold-start users (n
 most popular items scored by their share of all training interactions, which is the same softmax a
 popularity model produces. For ``item_neighbors`` models the score is the SIMS similarity of the
 neighbour (see the aws-sims recipe); items that fill the list up from the popularity ranking, when an item
-is unknown or has too few neighbours, score 0.0 because they are not similar, only popular.
+is unknown or has too few neighbours, score 0.0 because they are not similar, only popular. For
+``user_affinity`` models (USER_SEGMENTATION) the graph scores users, not items: ``segment`` ranks the users
+for one item or a mixture of items (an item-attribute query), for batch segment jobs.
 
 Per call: one ``InferenceSession.run`` on one thread, a softmax over the scores and ``argpartition`` for
 the top n, so the cost is the graph plus O(n_items).
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,10 @@ FORMAT_VERSION = 1
 SEQUENCE_SCORES = "sequence_scores"
 ITEM_NEIGHBORS = "item_neighbors"
 ACTION_PROPENSITY = "action_propensity"
+USER_AFFINITY = "user_affinity"
+CONTRACTS = (SEQUENCE_SCORES, ITEM_NEIGHBORS, ACTION_PROPENSITY, USER_AFFINITY)
+# Items scored per graph call when a segment mixes many items (bounds a [chunk, n_users] block).
+SEGMENT_CHUNK = 64
 
 
 class ModelArtifactError(Exception):
@@ -69,6 +75,12 @@ class LoadedModel:
     popular_items: np.ndarray  # int64 item indices, most popular first
     popular_scores: np.ndarray  # float64, share of all training interactions
     session: onnxruntime.InferenceSession
+    # user_affinity only (segments.json): user index -> id, each item's training interactions, and the
+    # factor on the score of a user who already took the item
+    users: list[str] = field(default_factory=list)
+    item_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    repeat_factor: float = 1.0
+    _takers: list[np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def contract(self) -> str:
@@ -91,7 +103,7 @@ class LoadedModel:
             raise ModelArtifactError(
                 f"Unsupported model format_version {version!r} (expected {FORMAT_VERSION})"
             )
-        if manifest.get("contract") not in (SEQUENCE_SCORES, ITEM_NEIGHBORS, ACTION_PROPENSITY):
+        if manifest.get("contract") not in CONTRACTS:
             raise ModelArtifactError(f"Unsupported model contract {manifest.get('contract')!r}")
         items = [str(item) for item in _read_json(root / "items.json")]
         histories = {
@@ -118,6 +130,19 @@ class LoadedModel:
             raise ModelArtifactError(
                 f"The ONNX graph's inputs/outputs {actual} differ from the manifest {declared}"
             )
+        users: list[str] = []
+        counts = np.zeros(0, dtype=np.int64)
+        repeat_factor = 1.0
+        if manifest["contract"] == USER_AFFINITY:
+            segments = _read_json(root / "segments.json")
+            users = [str(user) for user in segments["users"]]
+            counts = np.asarray(segments["item_counts"], dtype=np.int64)
+            repeat_factor = float(segments["repeat_factor"])
+            if len(counts) != len(items) or not 0.0 < repeat_factor <= 1.0:
+                raise ModelArtifactError(
+                    f"segments.json has {len(counts)} item counts for {len(items)} items and repeat_factor "
+                    f"{repeat_factor} (must be in (0, 1])"
+                )
         return cls(
             manifest=manifest,
             items=items,
@@ -126,6 +151,9 @@ class LoadedModel:
             popular_items=np.asarray(popular["items"], dtype=np.int64),
             popular_scores=np.asarray(popular["counts"], dtype=np.float64) / total,
             session=session,
+            users=users,
+            item_counts=counts,
+            repeat_factor=repeat_factor,
         )
 
     def history_of(self, user_id: str | None, extra_history: Sequence[str] = ()) -> np.ndarray:
@@ -206,6 +234,62 @@ class LoadedModel:
         scores[neighbors[0][keep]] = similarity[0][keep]
         scores[index] = -np.inf
         return scores
+
+    def takers(self, item: int) -> np.ndarray:
+        """User indices (into ``users``) that interacted with item index ``item`` in training."""
+        if self._takers is None:
+            position = {user: u for u, user in enumerate(self.users)}
+            pairs = sorted(
+                (int(i), position[user])
+                for user, history in self.histories.items()
+                if user in position
+                for i in set(history.tolist())
+            )
+            found: list[list[int]] = [[] for _ in self.items]
+            for i, u in pairs:
+                found[i].append(u)
+            self._takers = [np.asarray(users, dtype=np.int64) for users in found]
+        return self._takers[item]
+
+    def segment_log_probabilities(self, item_indices: Sequence[int]) -> np.ndarray:
+        """log segment score of every user of ``users`` for the items (``user_affinity`` models).
+
+        Per item: the graph's log P(u | i), times the model's ``repeat_factor`` for users who took the
+        item in training (how often users take an item again, learnt from the data). Several items (those
+        an item-attribute query matches): the mixture sum_i w_i score(u, i) with w_i proportional to the
+        item's training interactions + 1, so an item weighs as much as interactions with it are common."""
+        if self.contract != USER_AFFINITY:
+            raise UnsupportedRequestError(f"Recipe {self.recipe} recommends items; it makes no user segments")
+        indices = np.asarray(item_indices, dtype=np.int64)
+        if indices.size == 0:
+            raise ValueError("a segment needs at least one item known to the model")
+        log_weights = np.log(self.item_counts[indices].astype(np.float64) + 1.0)
+        log_weights -= np.logaddexp.reduce(log_weights)
+        mixture = np.full(len(self.users), -np.inf, dtype=np.float64)
+        for start in range(0, indices.size, SEGMENT_CHUNK):
+            chunk = indices[start : start + SEGMENT_CHUNK]
+            log_p = self.session.run(None, {"item_index": chunk})[0].astype(np.float64)
+            for row, item in enumerate(chunk):
+                log_p[row, self.takers(int(item))] += np.log(self.repeat_factor)
+            part = np.logaddexp.reduce(log_p + log_weights[start : start + SEGMENT_CHUNK, None], axis=0)
+            mixture = np.logaddexp(mixture, part)
+        return mixture
+
+    def segment(
+        self, item_indices: Sequence[int], n: int, allowed_users: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``n`` users most likely to interact with the items, best first, with their score (see
+        ``segment_log_probabilities``); ``allowed_users`` (bool per user of ``users``) is a job's filter."""
+        scores = self.segment_log_probabilities(item_indices)
+        if allowed_users is not None:
+            scores = np.where(allowed_users, scores, -np.inf)
+        take = min(n, len(scores))
+        if take <= 0:
+            return []
+        top = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]
+        top = top[np.isfinite(scores[top])]
+        return [(self.users[u], float(np.exp(scores[u]))) for u in top]
 
     def recommend_for_user(
         self, user_id: str | None, extra_history: list[str], n: int

@@ -33,6 +33,7 @@ from functions.stores import workflows
 from functions.stores.blobs import BlobStore, split_s3_uri
 from functions.stores.resources import ResourceStore
 from functions.workflows.csv_validation import CsvValidationError, PersonalizeCsvDialect, validate_csv
+from functions.workflows.progress import ProgressTag
 
 # How often a running training checks whether StopSolutionVersionCreation was called.
 STOP_POLL_S = 1.0
@@ -164,11 +165,21 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
         (channel / "events.csv").write_text(out.getvalue())
 
 
-def _recipe_type(version: dict[str, Any]) -> str | None:
+def _candidate_recipes(version: dict[str, Any]) -> list[Any]:
+    """The catalogue entries the job may train: the version's recipe, or AutoML's candidates."""
     from training.recipes import RECIPES  # the catalogue only: no torch
 
-    info = RECIPES.get(recipe_name(version["recipeArn"]) or "")
-    return str(info.recipe_type) if info else None
+    if version.get("recipeArn"):
+        listed = [version["recipeArn"]]
+    else:
+        listed = ((version.get("solutionConfig") or {}).get("autoMLConfig") or {}).get("recipeList") or []
+    return [RECIPES[name] for name in (recipe_name(a) for a in listed) if name in RECIPES]
+
+
+def _recipe_type(version: dict[str, Any]) -> str | None:
+    # AutoML's candidates are all USER_PERSONALIZATION recipes, so the first one speaks for them.
+    infos = _candidate_recipes(version)
+    return str(infos[0].recipe_type) if infos else None
 
 
 def _action_id_as_item_id(data: bytes) -> bytes:
@@ -188,10 +199,8 @@ def _write_items(version: dict[str, Any], channel: Path) -> None:
     an Items dataset can be large, and other recipes would copy it for nothing. ``schema.json`` tells the
     training job which fields are categorical, textual or numerical (training/item_metadata.py).
     """
-    from training.recipes import RECIPES  # the catalogue only: no torch
-
-    info = RECIPES.get(recipe_name(version["recipeArn"]) or "")
-    if info is None or "ITEMS" not in (*info.required_datasets, *info.optional_datasets):
+    candidates = _candidate_recipes(version)
+    if not any("ITEMS" in (*i.required_datasets, *i.optional_datasets) for i in candidates):
         return
     store, blobs, bucket = ResourceStore(), BlobStore(), settings().artifacts_bucket
     dataset = store.find(arns.dataset_arn(version["datasetGroupArn"], "ITEMS"))
@@ -206,13 +215,35 @@ def _write_items(version: dict[str, Any], channel: Path) -> None:
 
 
 def _hyperparameters(version: dict[str, Any]) -> dict[str, str]:
-    params = {
-        "tailor_recipe": recipe_name(version["recipeArn"]) or version["recipeArn"],
-        "tailor_solution_config": json.dumps(version.get("solutionConfig") or {}),
-    }
+    # autoTrainingConfig is the control plane's (functions/resources/auto_training.py), not the job's.
+    config = {k: v for k, v in (version.get("solutionConfig") or {}).items() if k != "autoTrainingConfig"}
+    params = {"tailor_solution_config": json.dumps(config)}
+    if version.get("recipeArn"):  # absent with AutoML: the job chooses among autoMLConfig.recipeList
+        params["tailor_recipe"] = recipe_name(version["recipeArn"]) or version["recipeArn"]
+    if version.get("performAutoML"):
+        params["tailor_perform_automl"] = "true"
+    elif version.get("performHPO"):
+        params["tailor_perform_hpo"] = "true"
     if version.get("eventType"):
         params["tailor_event_type"] = version["eventType"]
+    if version.get("trainingMode") == "UPDATE":
+        params["tailor_training_mode"] = "UPDATE"
     return params
+
+
+def _write_previous_model(version: dict[str, Any], data_dir: Path) -> None:
+    """An UPDATE starts from the model of the version the control plane chose (training/warm_start.py)."""
+    base = version.get("tailorBaseVersionArn")
+    if version.get("trainingMode") != "UPDATE" or not base:
+        return
+    from training.warm_start import PREVIOUS_MODEL_CHANNEL
+
+    channel = data_dir / PREVIOUS_MODEL_CHANNEL
+    BlobStore().download_prefix(settings().artifacts_bucket, artifacts.model_prefix(base), channel)
+    if not (channel / "manifest.json").exists():
+        raise WorkflowFailed(
+            f"The model of {base}, which this UPDATE starts from, is gone. Create a FULL version instead."
+        )
 
 
 def _training_command(input_dir: Path, model_dir: Path, output_dir: Path) -> list[str]:
@@ -248,6 +279,7 @@ def train_solution_version(version_arn: str) -> None:
         input_dir, model_dir, output_dir = work / "input", work / "model", work / "output"
         _write_interactions(version, input_dir / "data" / "interactions")
         _write_items(version, input_dir / "data" / "items")
+        _write_previous_model(version, input_dir / "data")
         (input_dir / "config").mkdir(parents=True)
         (input_dir / "config" / "hyperparameters.json").write_text(json.dumps(_hyperparameters(version)))
         model_dir.mkdir()
@@ -260,7 +292,8 @@ def train_solution_version(version_arn: str) -> None:
             env=_training_env(),
         )
         last_lines: deque[str] = deque(maxlen=3)
-        relay = threading.Thread(target=_relay, args=(process, last_lines), daemon=True)
+        progress = ProgressTag(version_arn)
+        relay = threading.Thread(target=_relay, args=(process, last_lines, progress), daemon=True)
         relay.start()
         while process.poll() is None:
             time.sleep(STOP_POLL_S)
@@ -270,6 +303,7 @@ def train_solution_version(version_arn: str) -> None:
                 _set(version_arn, lc.CREATE_STOPPED)
                 return
         relay.join(timeout=5)
+        progress.flush()
         hours = (time.monotonic() - started) / 3600
         if process.returncode != 0:
             failure = output_dir / "failure"
@@ -288,16 +322,36 @@ def publish_model(version_arn: str, model_dir: Path, hours: float) -> None:
     BlobStore().upload_dir(model_dir, settings().artifacts_bucket, artifacts.model_prefix(version_arn))
     metrics = json.loads((model_dir / "metrics.json").read_text())
     manifest = json.loads((model_dir / "manifest.json").read_text())
-    _set(
+    chosen: dict[str, Any] = {}
+    if "automl" in manifest:
+        # The version was trained with the recipe AutoML chose; the solution reports it as autoMLResult.
+        chosen["recipeArn"] = f"{arns.RECIPE_PREFIX}{manifest['automl']['best_recipe']}"
+    version = _set(
         version_arn,
         lc.ACTIVE,
         trainingHours=round(hours, 6),
         tailorMetrics=metrics,
         tunedHPOParams={
-            "algorithmHyperParameters": {k: str(v) for k, v in manifest["hyperparameters"].items()}
+            # As hyperparameters.json spells them (booleans "true"/"false"), so they can be sent back.
+            "algorithmHyperParameters": {
+                k: str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in manifest["hyperparameters"].items()
+            }
         },
+        **chosen,
     )
+    if chosen:
+        _record_automl_result(version["solutionArn"], chosen["recipeArn"])
     sync_campaigns(version_arn)
+
+
+def _record_automl_result(solution_arn: str, best_recipe_arn: str) -> None:
+    def change(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["autoMLResult"] = {"bestRecipeArn": best_recipe_arn}
+        doc["lastUpdatedDateTime"] = lc.now()
+        return doc
+
+    ResourceStore().update(solution_arn, change)
 
 
 def sync_campaigns(version_arn: str) -> None:
@@ -332,13 +386,15 @@ def sync_campaigns(version_arn: str) -> None:
         )
 
 
-def _relay(process: subprocess.Popen[bytes], last_lines: deque[str]) -> None:
-    """Copy the training container's output into this workflow's log, live, keeping the last lines."""
+def _relay(process: subprocess.Popen[bytes], last_lines: deque[str], progress: ProgressTag) -> None:
+    """Copy the training container's output into this workflow's log, live, keeping the last lines
+    and showing the newest progress as the version's ``tailor:trainingProgress`` tag."""
     assert process.stdout is not None
     for raw in process.stdout:
         line = raw.decode("utf-8", "replace").rstrip()
         last_lines.append(line)
         print(line, flush=True)
+        progress.feed(line)
 
 
 # -- campaign deployment -------------------------------------------------------------------------
@@ -398,12 +454,20 @@ def batch_inference(job_arn: str) -> None:
     run_batch_inference(job_arn)
 
 
+def batch_segment(job_arn: str) -> None:
+    # Imported here for the same reason as batch inference: only this workflow needs onnxruntime.
+    from functions.workflows.batch_segment import run_batch_segment
+
+    run_batch_segment(job_arn)
+
+
 # -- dispatch ------------------------------------------------------------------------------------
 RUNNERS = {
     workflows.DATASET_IMPORT: import_dataset,
     workflows.SOLUTION_VERSION: train_solution_version,
     workflows.CAMPAIGN_DEPLOY: deploy_campaign,
     workflows.BATCH_INFERENCE: batch_inference,
+    workflows.BATCH_SEGMENT: batch_segment,
 }
 
 

@@ -25,6 +25,7 @@ from functions.resources import lifecycle as lc
 from functions.stores.blobs import BlobStore, split_s3_uri
 from functions.stores.resources import ResourceStore
 from functions.workflows import run
+from functions.workflows.progress import set_progress
 
 # training.entrypoint.INTERACTIONS_CHANNEL; not imported, because the entrypoint pulls in the
 # training stack, which the workflow Lambda's asset leaves out (tests/unit check they agree).
@@ -41,22 +42,47 @@ def training_job_name(version_arn: str) -> str:
     return f"tailor-{digest}-{uuid.uuid4().hex[:16]}"
 
 
+def _channel(name: str, uri: str) -> dict[str, Any]:
+    return {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+    }
+
+
 def prepare_training(version_arn: str) -> dict[str, Any]:
-    """Move the version to CREATE IN_PROGRESS and upload the job's input channel to S3."""
+    """Move the version to CREATE IN_PROGRESS and upload the job's input channels to S3.
+
+    The channels are what the local runner writes under ``<input>/data/``: ``interactions`` always,
+    ``items`` for recipes that read item metadata, ``previous_model`` for trainingMode UPDATE.
+    """
     version = run._set(version_arn, lc.CREATE_IN_PROGRESS, expect=run.PENDING)
     job = training_job_name(version_arn)
     bucket = settings().artifacts_bucket
     prefix = f"{wiring.TRAINING_JOBS_PREFIX}{job}/"
     work = Path(tempfile.mkdtemp(prefix="tailor-prepare-"))
+    channels: list[dict[str, Any]] = []
     try:
-        channel = work / CHANNEL
-        run._write_interactions(version, channel)
-        BlobStore().upload_dir(channel, bucket, f"{prefix}input/{CHANNEL}/")
+        run._write_interactions(version, work / CHANNEL)
+        run._write_items(version, work / "items")
+        run._write_previous_model(version, work)
+        for channel in sorted(p for p in work.iterdir() if p.is_dir()):
+            BlobStore().upload_dir(channel, bucket, f"{prefix}input/{channel.name}/")
+            channels.append(_channel(channel.name, f"s3://{bucket}/{prefix}input/{channel.name}/"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # The job's log lines are in CloudWatch Logs, not seen by this workflow: say where they are.
+    logs = f"logGroup=/aws/sagemaker/TrainingJobs job={job}"
+    set_progress(version_arn, f"phase=training backend=sagemaker {logs}")
     return {
         "trainingJobName": job,
         "inputUri": f"s3://{bucket}/{prefix}input/{CHANNEL}/",
+        "inputDataConfig": channels,
         "outputUri": f"s3://{bucket}/{prefix}output/",
         # SageMaker passes hyperparameters as strings, exactly as hyperparameters.json holds them.
         "hyperParameters": run._hyperparameters(version),
@@ -78,6 +104,7 @@ def publish_training(version_arn: str, model_artifacts: str, training_seconds: f
             # The "data" filter refuses absolute paths, links out of the folder and device files.
             tar.extractall(model_dir, filter="data")
         run.publish_model(version_arn, model_dir, training_seconds / 3600)
+        set_progress(version_arn, f"phase=done seconds={round(training_seconds, 3)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

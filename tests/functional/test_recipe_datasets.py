@@ -50,15 +50,23 @@ def _group() -> str:
 
 def test_create_solution_refuses_unknown_recipes_and_missing_datasets(aws):
     group = _group()
-    for name in ("aws-deepfm", "aws-item-affinity", "aws-no-such-recipe"):
+    for name in ("aws-semantic-similarity", "aws-no-such-recipe"):
         status, body = _control("CreateSolution", name="x", datasetGroupArn=group, recipeArn=RECIPE + name)
         assert status == 400 and body["__type"] == "InvalidInputException", body
         assert "does not exist" in body["message"]
-    for name in ("aws-hrnn-coldstart", "aws-hrnn-metadata"):
+    for name in ("aws-hrnn-coldstart", "aws-hrnn-metadata", "aws-item-attribute-affinity"):
         status, body = _control("CreateSolution", name="x", datasetGroupArn=group, recipeArn=RECIPE + name)
         assert status == 400 and body["__type"] == "InvalidInputException", body
         assert "ITEMS" in body["message"]
-    usable = ("aws-hrnn", "aws-ffnn", "aws-trending-now", "aws-similar-items", "aws-personalized-ranking-v2")
+    usable = (
+        "aws-hrnn",
+        "aws-ffnn",
+        "aws-trending-now",
+        "aws-similar-items",
+        "aws-personalized-ranking-v2",
+        "aws-item-affinity",
+        "aws-deepfm",
+    )
     for name in usable:
         status, body = _control("CreateSolution", name=name, datasetGroupArn=group, recipeArn=RECIPE + name)
         assert status == 200, body

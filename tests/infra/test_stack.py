@@ -270,3 +270,33 @@ def test_resource_wildcards_are_conditioned(template):
                 assert set(actions) <= unscoped_ok, statement
             if any(isinstance(r, str) and r.startswith("arn:aws:s3:::*") for r in resources):
                 assert "s3:ResourceAccount" in json.dumps(statement.get("Condition", {})), statement
+
+
+def test_automatic_training_runs_on_a_schedule_and_may_start_training(template):
+    rules = _resources(template, "AWS::Events::Rule")
+    functions = _resources(template, "AWS::Lambda::Function")
+    for schedule in wiring.SCHEDULES:
+        handler = wiring.FUNCTIONS[schedule.function].handler
+        logical = next(k for k, f in functions.items() if f["Properties"].get("Handler") == handler)
+        matching = [
+            r["Properties"]
+            for r in rules.values()
+            if r["Properties"].get("ScheduleExpression") == f"rate({schedule.rate_minutes} minutes)"
+            and logical in json.dumps(r["Properties"]["Targets"])
+        ]
+        assert len(matching) == 1 and matching[0]["State"] == "ENABLED", schedule
+        variables = functions[logical]["Properties"]["Environment"]["Variables"]
+        assert wiring.state_machine_env(wiring.WORKFLOW_SOLUTION_VERSION) in variables
+        # EventBridge may invoke it, and its role may start the training state machine.
+        permissions = _resources(template, "AWS::Lambda::Permission").values()
+        assert any(
+            p["Properties"]["Principal"] == "events.amazonaws.com" and logical in json.dumps(p["Properties"])
+            for p in permissions
+        )
+        role = functions[logical]["Properties"]["Role"]["Fn::GetAtt"][0]
+        own = [
+            p
+            for p in _resources(template, "AWS::IAM::Policy").values()
+            if {"Ref": role} in p["Properties"]["Roles"]
+        ]
+        assert "states:StartExecution" in json.dumps(own)

@@ -202,10 +202,10 @@ def test_threshold_without_event_values_fails_with_a_reason(tmp_path: Path, synt
 
 
 def test_unknown_recipe_fails_with_the_available_names(tmp_path: Path, synthetic: SyntheticData) -> None:
-    result = run_entrypoint(tmp_path, {"tailor_recipe": "aws-deepfm"}, synthetic)
+    result = run_entrypoint(tmp_path, {"tailor_recipe": "aws-semantic-similarity"}, synthetic)
     assert result.returncode == 1
     assert result.failure is not None
-    assert "Unknown recipe 'aws-deepfm'" in result.failure
+    assert "Unknown recipe 'aws-semantic-similarity'" in result.failure
     assert "aws-user-personalization" in result.failure
 
 

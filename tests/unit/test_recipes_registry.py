@@ -12,10 +12,13 @@ from training.recipes.user_personalization import UserPersonalizationHyperparame
 pytestmark = pytest.mark.unit
 
 NAMES = (
+    "aws-deepfm",
     "aws-ffnn",
     "aws-hrnn",
     "aws-hrnn-coldstart",
     "aws-hrnn-metadata",
+    "aws-item-affinity",
+    "aws-item-attribute-affinity",
     "aws-next-best-action",
     "aws-personalized-ranking",
     "aws-personalized-ranking-v2",
@@ -37,7 +40,7 @@ def test_registry_has_every_recipe() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["aws-deepfm", "AWS-SIMS", "", "arn:aws:personalize:::recipe/aws-item-affinity", "sims"]
+    "name", ["aws-deep-fm", "AWS-SIMS", "", "arn:aws:personalize:::recipe/aws-semantic-similarity", "sims"]
 )
 def test_unknown_recipe_raises_and_names_the_choices(name: str) -> None:
     with pytest.raises(UnknownRecipeError) as caught:
@@ -51,10 +54,13 @@ def test_unknown_recipe_raises_and_names_the_choices(name: str) -> None:
 def test_catalogue_describes_each_recipe() -> None:
     assert sorted(RECIPES) == sorted(NAMES)
     expected_types = {
+        "aws-deepfm": "USER_PERSONALIZATION",
         "aws-ffnn": "USER_PERSONALIZATION",
         "aws-hrnn": "USER_PERSONALIZATION",
         "aws-hrnn-coldstart": "USER_PERSONALIZATION",
         "aws-hrnn-metadata": "USER_PERSONALIZATION",
+        "aws-item-affinity": "USER_SEGMENTATION",
+        "aws-item-attribute-affinity": "USER_SEGMENTATION",
         "aws-next-best-action": "PERSONALIZED_ACTIONS",
         "aws-personalized-ranking": "PERSONALIZED_RANKING",
         "aws-personalized-ranking-v2": "PERSONALIZED_RANKING",

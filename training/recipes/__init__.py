@@ -18,8 +18,11 @@ from typing import Any
 
 from training.errors import UnknownRecipeError
 from training.recipes.base import Hyperparameters, Recipe, RecipeType
+from training.recipes.deepfm import DeepFmRecipe
 from training.recipes.ffnn import FfnnRecipe
 from training.recipes.hrnn import HrnnColdstartRecipe, HrnnMetadataRecipe, HrnnRecipe
+from training.recipes.item_affinity import ItemAffinityRecipe
+from training.recipes.item_attribute_affinity import ItemAttributeAffinityRecipe
 from training.recipes.next_best_action import NextBestActionRecipe
 from training.recipes.personalized_ranking import PersonalizedRankingRecipe
 from training.recipes.personalized_ranking_v2 import PersonalizedRankingV2Recipe
@@ -38,6 +41,7 @@ _REGISTRY: dict[str, type[Recipe]] = {
 }
 _REGISTRY[NextBestActionRecipe.name] = NextBestActionRecipe
 _REGISTRY[UserPersonalizationV2Recipe.name] = UserPersonalizationV2Recipe
+_REGISTRY[DeepFmRecipe.name] = DeepFmRecipe
 for _cls in (
     TrendingNowRecipe,
     SimilarItemsRecipe,
@@ -46,6 +50,8 @@ for _cls in (
     HrnnMetadataRecipe,
     HrnnColdstartRecipe,
     FfnnRecipe,
+    ItemAffinityRecipe,
+    ItemAttributeAffinityRecipe,
 ):
     _REGISTRY[_cls.name] = _cls
 

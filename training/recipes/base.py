@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, get_type_hints
 
 import numpy as np
 
@@ -23,8 +23,16 @@ from training.data import Interactions
 from training.errors import HyperparameterError
 from training.onnx_export import ExportContract, ParityReport
 
+if TYPE_CHECKING:
+    from training.warm_start import WarmStart
+
 RecipeType = Literal[
-    "USER_PERSONALIZATION", "RELATED_ITEMS", "PERSONALIZED_RANKING", "PERSONALIZED_ACTIONS", "POPULAR_ITEMS"
+    "USER_PERSONALIZATION",
+    "RELATED_ITEMS",
+    "PERSONALIZED_RANKING",
+    "PERSONALIZED_ACTIONS",
+    "POPULAR_ITEMS",
+    "USER_SEGMENTATION",
 ]
 
 # Called after every training epoch with (epoch number from 1, mean training loss).
@@ -154,6 +162,10 @@ class Recipe(ABC):
     hyperparameters_class: ClassVar[type[Hyperparameters]]
     required_datasets: ClassVar[tuple[str, ...]] = ("INTERACTIONS",)
     optional_datasets: ClassVar[tuple[str, ...]] = ()
+    # Warm start for trainingMode UPDATE (training/warm_start.py): the model's per-item parameters, by
+    # state_dict name -> rows before the first item. A recipe that names them keeps ``self.model`` and
+    # calls ``self.warm_start.apply(self.model)`` in ``fit`` when ``self.warm_start`` is set.
+    warm_item_parameters: ClassVar[Mapping[str, int]] = {}
 
     def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
         resolved = hyperparameters if hyperparameters is not None else self.hyperparameters_class()
@@ -163,6 +175,7 @@ class Recipe(ABC):
         self.seed = seed
         self.epochs_trained = 0
         self.n_items = 0
+        self.warm_start: WarmStart | None = None
 
     @classmethod
     def parse_hyperparameters(cls, raw: Mapping[str, Any]) -> Hyperparameters:

@@ -24,7 +24,6 @@ product, never the metadata map.
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,14 +44,11 @@ from training.recipes.base import (
     filter_by_history_percentile,
     top_k_unseen_chunked,
 )
+from training.recipes.sequence_training import fit_next_item
 from training.recipes.user_personalization import build_windows, cooccurrence_embeddings, model_input
 
 if TYPE_CHECKING:
     import torch
-
-_LOGIT_BUDGET = 24_000_000
-_GRAD_CLIP = 5.0
-_MIN_STEPS_PER_EPOCH = 8
 
 
 @dataclass(frozen=True)
@@ -261,54 +257,35 @@ class NeuralSequenceRecipe(Recipe):
         tower.id_gate.copy_(torch.from_numpy((~self.cold).astype(np.float32)))
         self.model = _scorer(self.n_items, s.dim, tower, self.build_encoder(s), s.dropout).to(device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=s.learning_rate)
-        n_windows = windows.inputs.shape[0]
-        if n_windows == 0:
+        if windows.inputs.shape[0] == 0:
             raise TrainingDataError(
                 f"Recipe {self.name} found no user with two or more interactions to learn from."
             )
-        # At least _MIN_STEPS_PER_EPOCH optimizer steps per epoch on small data (as user-personalization).
-        batch_size = max(1, min(s.batch_size, n_windows // _MIN_STEPS_PER_EPOCH))
-        steps_per_epoch = max(1, math.ceil(n_windows / batch_size))
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=s.learning_rate, total_steps=s.epochs * steps_per_epoch, pct_start=0.1
-        )
-        inputs = torch.from_numpy(windows.inputs)
-        targets = torch.from_numpy(windows.targets[..., 0])
-        weights = torch.from_numpy(windows.weights)
-        micro = max(1, _LOGIT_BUDGET // max(1, self.n_items * s.length))
+        model = self.model
 
-        for epoch in range(1, s.epochs + 1):
-            self.model.train()
-            order = torch.from_numpy(rng.permutation(n_windows))
-            total_loss, total_weight = 0.0, 0.0
-            for step in range(steps_per_epoch):
-                batch = order[step * batch_size : (step + 1) * batch_size]
-                if len(batch) == 0:
-                    scheduler.step()
-                    continue
-                optimizer.zero_grad(set_to_none=True)
-                batch_weight = float(weights[batch].masked_fill(targets[batch] == 0, 0.0).sum())
-                for part in torch.split(batch, micro):
-                    x, y, w = inputs[part].to(device), targets[part].to(device), weights[part].to(device)
-                    mask = y > 0
-                    if not bool(mask.any()):
-                        continue
-                    vectors = self.model.tower(s.item_id_dropout)
-                    states = self.model.states(x, vectors)[mask]
-                    log_p = torch.log_softmax(self.model.logits(states, vectors), dim=-1)
-                    picked = log_p.gather(1, (y[mask] - 1)[:, None])[:, 0]
-                    loss = -(picked * w[mask]).sum() / max(batch_weight, 1e-12)
-                    loss.backward()
-                    total_loss += float(loss.detach()) * batch_weight
-                    total_weight += float(w[mask].sum())
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), _GRAD_CLIP)
-                optimizer.step()
-                scheduler.step()
-            self.model.eval()
+        def logits_of(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            vectors = model.tower(s.item_id_dropout)
+            return model.logits(model.states(x, vectors)[mask], vectors)
+
+        def done(epoch: int, loss: float) -> None:
             self.epochs_trained = epoch
             if on_epoch is not None:
-                on_epoch(epoch, total_loss / max(total_weight, 1e-12))
-        self.model.eval()
+                on_epoch(epoch, loss)
+
+        fit_next_item(
+            model,
+            optimizer,
+            windows,
+            logits_of,
+            epochs=s.epochs,
+            batch_size=s.batch_size,
+            learning_rate=s.learning_rate,
+            n_items=self.n_items,
+            targets_per_window=s.length,
+            rng=rng,
+            device=device,
+            on_epoch=done,
+        )
 
     def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """Logits [batch, n_items] for chronological item-index histories (the served computation)."""

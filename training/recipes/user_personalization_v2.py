@@ -61,6 +61,8 @@ from training.recipes.base import (
     hyperparameter,
     top_k_unseen_chunked,
 )
+from training.recipes.item_item import ease_term, with_item_item
+from training.recipes.sequence_training import fit_next_item
 from training.recipes.user_personalization import (
     build_windows,
     cooccurrence_embeddings,
@@ -70,11 +72,6 @@ from training.recipes.user_personalization import (
 if TYPE_CHECKING:
     import torch
 
-# Largest number of logits (targets x items) materialised at once; bigger batches are split into
-# micro-batches whose gradients accumulate, so memory stays bounded for large catalogues.
-_LOGIT_BUDGET = 24_000_000
-_GRAD_CLIP = 5.0
-_MIN_STEPS_PER_EPOCH = 8
 # Added to attention scores of masked keys. Finite (not -inf) so a padded query row, which sees only
 # masked keys, gets a uniform softmax instead of NaN; small enough in magnitude for bfloat16/float16.
 _MASKED = -1e4
@@ -109,6 +106,18 @@ class UserPersonalizationV2Hyperparameters(Hyperparameters):
     )
     cooccurrence_init: bool = hyperparameter(
         True, doc="Start item embeddings from the SVD of the co-occurrence (Tailor)."
+    )
+    item_item_weight: float = hyperparameter(
+        8.0, low=0.0, high=100.0, doc="Weight of the EASE item-to-item term in the scores; 0 = off (Tailor)."
+    )
+    item_item_decay: float = hyperparameter(
+        0.85, low=0.0, high=1.0, doc="Item-to-item term: weight of each older history item (Tailor)."
+    )
+    item_item_neighbors: int = hyperparameter(
+        200, low=1, high=1000, tunable=False, doc="Item-to-item term: neighbours kept per item (Tailor)."
+    )
+    item_item_l2: float = hyperparameter(
+        200.0, low=1.0, high=10000.0, doc="Item-to-item term: EASE's L2 regularisation (Tailor)."
     )
 
     def __post_init__(self) -> None:
@@ -218,7 +227,15 @@ class UserPersonalizationV2Recipe(Recipe):
     def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
         super().__init__(hyperparameters, seed=seed)
         self.model: Any = None
+        self.item_item: Any = None
         self.device = "cpu"
+
+    def served(self) -> Any:
+        """The module the runtime runs (and ``scores`` evaluates): the transformer plus the item-to-item
+        term (see ``training.recipes.item_item``)."""
+        if self.item_item is None:
+            return self.model
+        return with_item_item(self.model, self.item_item, self.hyperparameters.item_item_weight)
 
     def _sequences(self, data: Interactions) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Collapsed histories of 2+ steps and the loss weight of each step."""
@@ -258,70 +275,50 @@ class UserPersonalizationV2Recipe(Recipe):
         if init is not None:
             # The embedding is multiplied by sqrt(d) on input: start the input at the SVD's scale.
             init = init / math.sqrt(hp.hidden_dimension)
+        self.item_item = None
+        if hp.item_item_weight > 0:
+            term = ease_term(used, hp.item_item_neighbors, hp.item_item_l2, length, hp.item_item_decay)
+            self.item_item = term.to(device)
         self.model = _build_model(self.n_items, length, hp, init).to(device)
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay
         )
-        n_windows = windows.inputs.shape[0]
-        # Small data sets would get one or two optimizer steps per epoch at the configured batch size;
-        # shrinking the batch keeps at least _MIN_STEPS_PER_EPOCH steps so they train in the same epochs.
-        batch_size = max(1, min(hp.batch_size, n_windows // _MIN_STEPS_PER_EPOCH))
-        steps_per_epoch = max(1, math.ceil(n_windows / batch_size))
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=hp.learning_rate, total_steps=hp.epochs * steps_per_epoch, pct_start=0.1
-        )
-        inputs = torch.from_numpy(windows.inputs)
-        targets = torch.from_numpy(windows.targets)
-        weights = torch.from_numpy(windows.weights)
-        horizon_weight = 0.5 ** torch.arange(hp.target_horizon, dtype=torch.float32, device=device)
-        micro = max(1, _LOGIT_BUDGET // max(1, self.n_items * max(1, length // 2)))
+        model = self.model
 
-        for epoch in range(1, hp.epochs + 1):
-            self.model.train()
-            order = torch.from_numpy(rng.permutation(n_windows))
-            total_loss, total_weight = 0.0, 0.0
-            for step in range(steps_per_epoch):
-                batch = order[step * batch_size : (step + 1) * batch_size]
-                if len(batch) == 0:
-                    scheduler.step()
-                    continue
-                optimizer.zero_grad(set_to_none=True)
-                batch_weight = float(weights[batch].masked_fill(targets[batch][..., 0] == 0, 0.0).sum())
-                for part in torch.split(batch, micro):
-                    x = inputs[part].to(device)
-                    y = targets[part].to(device)
-                    w = weights[part].to(device)
-                    mask = y[..., 0] > 0
-                    if not bool(mask.any()):
-                        continue
-                    with _autocast(device):
-                        logits = self.model.logits(self.model.encode(x)[mask])
-                    # The softmax in float32 whatever the matmuls ran in: its sum spans the catalogue.
-                    log_p = torch.log_softmax(logits.float(), dim=-1)
-                    future = y[mask]
-                    valid = future > 0
-                    # Nearer future items weigh more (1, 1/2, 1/4, ...), so the softmax's best answer
-                    # still ranks the very next item first when the following ones are predictable too.
-                    ahead = valid * horizon_weight
-                    picked = log_p.gather(1, (future - 1).clamp(min=0)) * ahead
-                    losses = -picked.sum(dim=1) / ahead.sum(dim=1)
-                    loss = (losses * w[mask]).sum() / max(batch_weight, 1e-12)
-                    loss.backward()
-                    total_loss += float(loss.detach()) * batch_weight
-                    total_weight += float(w[mask].sum())
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), _GRAD_CLIP)
-                optimizer.step()
-                scheduler.step()
-            self.model.eval()
+        def logits_of(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            with _autocast(device):
+                return model.logits(model.encode(x)[mask])
+
+        # Nearer future items weigh more (1, 1/2, 1/4, ...), so the softmax's best answer still ranks the
+        # very next item first when the following ones are predictable too.
+        fit_next_item(
+            model,
+            optimizer,
+            windows,
+            logits_of,
+            epochs=hp.epochs,
+            batch_size=hp.batch_size,
+            learning_rate=hp.learning_rate,
+            n_items=self.n_items,
+            targets_per_window=length // 2,
+            rng=rng,
+            device=device,
+            horizon_decay=0.5,
+            on_epoch=self._epoch_done(on_epoch),
+        )
+
+    def _epoch_done(self, on_epoch: EpochCallback | None) -> EpochCallback:
+        def done(epoch: int, loss: float) -> None:
             self.epochs_trained = epoch
             if on_epoch is not None:
-                on_epoch(epoch, total_loss / max(total_weight, 1e-12))
-        self.model.eval()
+                on_epoch(epoch, loss)
+
+        return done
 
     def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """Logits [batch, n_items] for chronological item-index histories."""
         return sequence_logits(
-            self.model, histories, self.hyperparameters.max_sequence_length, self.n_items, self.device
+            self.served(), histories, self.hyperparameters.max_sequence_length, self.n_items, self.device
         )
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
@@ -333,8 +330,11 @@ class UserPersonalizationV2Recipe(Recipe):
         sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
         for row, pad in enumerate((0, 1, length // 2, length - 1)):
             sample[row, :pad] = 0  # left padding as short histories have it
-        module = self.model.to("cpu").eval()
+        self.model = self.model.to("cpu").eval()
+        if self.item_item is not None:
+            self.item_item = self.item_item.to("cpu")
         self.device = "cpu"
+        module = self.served()
         contract = sequence_scores_contract(length, self.n_items)
         parity = export_and_verify(module, contract, {"item_sequence": sample}, model_dir / "model.onnx")
         return ExportResult(contract, parity, "model.onnx", length)

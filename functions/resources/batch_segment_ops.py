@@ -1,0 +1,161 @@
+"""CreateBatchSegmentJob, DescribeBatchSegmentJob, ListBatchSegmentJobs.
+
+A batch segment job ranks users for every line of a JSON Lines input in S3 (an ``itemId`` for
+aws-item-affinity, ``itemAttributes`` for aws-item-attribute-affinity) with one solution version and
+writes ``<input file name>.out`` under the output path (``functions.workflows.batch_segment``).
+
+The request is checked up front, as Personalize documents it: the solution version must be ACTIVE and
+trained with a USER_SEGMENTATION recipe ("If you used a USER_SEGMENTATION recipe, you can create batch
+segment jobs"), a filter must belong to the version's dataset group and filter users (``INCLUDE/EXCLUDE
+UserID``: user segment filters use Users fields and Interactions.EVENT_TYPE), ``numResults`` is at most
+the documented 5 million users per segment, and both paths must be S3 URIs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.filters import FilterExpressionError, parse_filter
+from functions.protocol.errors import InvalidInputException, ResourceAlreadyExistsException
+from functions.resources import lifecycle as lc
+from functions.resources import quotas
+from functions.resources.recipes import recipe_catalogue
+from functions.stores import workflows
+from functions.stores.blobs import split_s3_uri
+from functions.stores.resources import ResourceStore
+
+USER_SEGMENTATION = "USER_SEGMENTATION"
+# NumBatchResults: "The maximum number of users per segment is 5 million."
+MAX_SEGMENT_USERS = 5_000_000
+# Personalize states no default for a segment's size; Tailor uses the batch inference default.
+DEFAULT_SEGMENT_USERS = 25
+
+
+def recipe_type_of(version: dict[str, Any]) -> str | None:
+    recipe = next((r for r in recipe_catalogue() if r["recipeArn"] == version.get("recipeArn")), None)
+    return str(recipe["recipeType"]) if recipe else None
+
+
+def refuse_segmentation(version: dict[str, Any], what: str) -> None:
+    """USER_SEGMENTATION models make user segments only: they cannot back campaigns or item batches."""
+    if recipe_type_of(version) == USER_SEGMENTATION:
+        raise InvalidInputException(
+            f"Solution version {version['solutionVersionArn']} was trained with the USER_SEGMENTATION recipe "
+            f"{version.get('recipeArn')}, which can't be used for {what}; get its user segments with "
+            "CreateBatchSegmentJob."
+        )
+
+
+class BatchSegmentOperations:
+    store: ResourceStore
+
+    def _arn(self, resource: str) -> str:  # provided by ControlPlane
+        raise NotImplementedError
+
+    def create_batch_segment_job(
+        self,
+        jobName: str,
+        solutionVersionArn: str,
+        jobInput: dict[str, Any],
+        jobOutput: dict[str, Any],
+        roleArn: str,
+        filterArn: str | None = None,
+        numResults: int | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        version = self.store.get(solutionVersionArn, lc.SOLUTION_VERSION)
+        if version["status"] != lc.ACTIVE:
+            raise InvalidInputException(
+                f"Solution version {solutionVersionArn} is {version['status']}; a batch segment job needs an "
+                "ACTIVE solution version."
+            )
+        if recipe_type_of(version) != USER_SEGMENTATION:
+            raise InvalidInputException(
+                f"Solution version {solutionVersionArn} was trained with {version.get('recipeArn')}; batch "
+                "segment jobs need a solution version trained with a USER_SEGMENTATION recipe "
+                "(aws-item-affinity or aws-item-attribute-affinity). Use CreateBatchInferenceJob for "
+                "item recommendations."
+            )
+        if filterArn:
+            flt = self.store.get(filterArn, lc.FILTER)
+            if flt["datasetGroupArn"] != version["datasetGroupArn"]:
+                raise InvalidInputException(
+                    f"Filter {filterArn} belongs to dataset group {flt['datasetGroupArn']}, "
+                    f"not to the solution version's dataset group {version['datasetGroupArn']}."
+                )
+            try:
+                target = parse_filter(flt["filterExpression"]).target
+            except FilterExpressionError as exc:  # stored filters were valid when created
+                raise InvalidInputException(f"Filter {filterArn} is invalid: {exc}") from exc
+            if target != "UserID":
+                raise InvalidInputException(
+                    f"Filter {filterArn} filters {target}s; a batch segment job needs a user segment filter "
+                    "(INCLUDE or EXCLUDE UserID WHERE ..., e.g. Users.AGE > 30 or "
+                    'Interactions.EVENT_TYPE IN ("click")).'
+                )
+        if numResults is not None and not 1 <= numResults <= MAX_SEGMENT_USERS:
+            raise InvalidInputException(
+                f"numResults must be between 1 and {MAX_SEGMENT_USERS}, got {numResults}."
+            )
+        for where, uri in (
+            ("jobInput.s3DataSource.path", jobInput["s3DataSource"]["path"]),
+            ("jobOutput.s3DataDestination.path", jobOutput["s3DataDestination"]["path"]),
+        ):
+            try:
+                split_s3_uri(uri)
+            except ValueError as exc:
+                raise InvalidInputException(f"{where}: {exc}.") from exc
+        pending = [
+            j
+            for j in self.store.list(lc.BATCH_SEGMENT_JOB)
+            if j["status"] in (lc.CREATE_PENDING, lc.CREATE_IN_PROGRESS)
+        ]
+        quotas.enforce("PENDING_BATCH_SEGMENT_JOBS", len(pending), "pending or running batch segment jobs")
+        arn = self._arn(f"batch-segment-job/{jobName}")
+        stamp = lc.now()
+        doc: dict[str, Any] = {
+            "jobName": jobName,
+            "batchSegmentJobArn": arn,
+            "solutionVersionArn": solutionVersionArn,
+            "filterArn": filterArn,
+            "numResults": numResults or DEFAULT_SEGMENT_USERS,
+            "jobInput": jobInput,
+            "jobOutput": jobOutput,
+            "roleArn": roleArn,
+            "status": lc.CREATE_PENDING,
+            "creationDateTime": stamp,
+            "lastUpdatedDateTime": stamp,
+        }
+        doc = {k: v for k, v in doc.items() if v is not None}
+        if tags:
+            doc["tags"] = tags
+        try:
+            self.store.create(arn, lc.BATCH_SEGMENT_JOB, doc)
+        except ResourceAlreadyExistsException as exc:
+            raise ResourceAlreadyExistsException(
+                f"A batch segment job named {jobName} already exists."
+            ) from exc
+        workflows.starter().start(workflows.BATCH_SEGMENT, arn)
+        return {"batchSegmentJobArn": arn}
+
+    def describe_batch_segment_job(self, batchSegmentJobArn: str) -> dict[str, Any]:
+        doc = self.store.get(batchSegmentJobArn, lc.BATCH_SEGMENT_JOB)
+        return {
+            "batchSegmentJob": {k: v for k, v in doc.items() if not k.startswith("tailor") and k != "tags"}
+        }
+
+    def list_batch_segment_jobs(
+        self,
+        solutionVersionArn: str | None = None,
+        nextToken: str | None = None,
+        maxResults: int | None = None,
+    ) -> dict[str, Any]:
+        return self._list_page(  # type: ignore[attr-defined]
+            lc.BATCH_SEGMENT_JOB,
+            "batchSegmentJobs",
+            "BatchSegmentJobSummary",
+            nextToken,
+            maxResults,
+            where=lambda d: not solutionVersionArn or d["solutionVersionArn"] == solutionVersionArn,
+            scope=solutionVersionArn or "",
+        )

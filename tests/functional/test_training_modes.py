@@ -1,0 +1,188 @@
+"""Automatic training, UpdateSolution, trainingMode rules and tags, through the control handler under moto.
+
+Training itself is not run here (a recording workflow starter keeps versions CREATE PENDING); the clock
+of the automatic-training check is injected.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import boto3
+import pytest
+
+from functions.handlers import control
+from functions.resources import lifecycle as lc
+from functions.resources.auto_training import DAY_S, create_due_versions
+from functions.stores import workflows
+from functions.stores.resources import ResourceStore
+from tests.fixtures import INTERACTIONS_SCHEMA, interactions_csv
+from tests.functional.conftest import REGION, call
+
+pytestmark = pytest.mark.functional
+HOUR = 3600.0
+_JOBS = itertools.count()
+
+
+def _control(op: str, **body):
+    return call(control.handler, "/", body, target=op)
+
+
+class _Recorder:
+    """Records training starts (left CREATE PENDING); runs imports inline."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str]] = []
+
+    def start(self, kind: str, arn: str) -> None:
+        if kind == workflows.SOLUTION_VERSION:
+            self.started.append((kind, arn))
+        else:
+            workflows.InlineStarter().start(kind, arn)
+
+
+def _import(dataset: str, key: str, mode: str = "FULL") -> None:
+    _, out = _control("CreateDatasetImportJob", jobName=f"job-{next(_JOBS)}", datasetArn=dataset,
+                      dataSource={"dataLocation": f"s3://data/{key}"}, importMode=mode)  # fmt: skip
+    _, job = _control("DescribeDatasetImportJob", datasetImportJobArn=out["datasetImportJobArn"])
+    assert job["datasetImportJob"]["status"] == "ACTIVE", job
+
+
+@pytest.fixture
+def group(aws) -> dict[str, str]:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="i.csv", Body=interactions_csv().encode())
+    _, out = _control("CreateSchema", name="s", schema=INTERACTIONS_SCHEMA)
+    _, group = _control("CreateDatasetGroup", name="g")
+    _, dataset = _control("CreateDataset", name="d", schemaArn=out["schemaArn"],
+                          datasetGroupArn=group["datasetGroupArn"], datasetType="Interactions")  # fmt: skip
+    _import(dataset["datasetArn"], "i.csv")
+    return {"group": group["datasetGroupArn"], "dataset": dataset["datasetArn"]}
+
+
+def _solution(group: dict[str, str], recipe: str, **extra) -> str:
+    _, out = _control("CreateSolution", name=recipe.replace("aws-", ""), datasetGroupArn=group["group"],
+                      recipeArn=f"arn:aws:personalize:::recipe/{recipe}", **extra)  # fmt: skip
+    return out["solutionArn"]
+
+
+def _activate(arn: str) -> None:
+    ResourceStore().update(arn, lambda doc: lc.set_status(doc, lc.ACTIVE))
+
+
+def test_automatic_training_follows_the_schedule_and_needs_new_data(group):
+    recorder = _Recorder()
+    workflows.set_starter(recorder)
+    solution = _solution(group, "aws-popularity-count", solutionConfig={
+        "autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}})  # fmt: skip
+    _, described = _control("DescribeSolution", solutionArn=solution)
+    assert described["solution"]["performAutoTraining"] is True  # Personalize's default
+    created = ResourceStore().get(solution, lc.SOLUTION)["creationDateTime"]
+
+    assert create_due_versions(now=created + 0.5 * HOUR) == []
+    [first] = create_due_versions(now=created + HOUR)
+    assert recorder.started == [(workflows.SOLUTION_VERSION, first)]
+    _, version = _control("DescribeSolutionVersion", solutionVersionArn=first)
+    assert version["solutionVersion"]["trainingType"] == "AUTOMATIC"
+    assert version["solutionVersion"]["trainingMode"] == "AUTOTRAIN"
+    assert create_due_versions(now=created + HOUR + 60) == []  # one version per slot
+    _activate(first)
+
+    # Three days on: no interaction data arrived since the last training, so none.
+    assert create_due_versions(now=created + HOUR + 3 * DAY_S) == []
+    _import(group["dataset"], "i.csv", mode="INCREMENTAL")
+    [second] = create_due_versions(now=created + HOUR + 6 * DAY_S)
+    assert second != first
+
+    # Turned off with UpdateSolution: no more automatic versions.
+    status, _ = _control("UpdateSolution", solutionArn=solution, performAutoTraining=False)
+    assert status == 200
+    _, described = _control("DescribeSolution", solutionArn=solution)
+    update = described["solution"]["latestSolutionUpdate"]
+    assert update["status"] == "ACTIVE" and update["performAutoTraining"] is False
+    assert not any(key.startswith("tailor") for key in described["solution"])
+    _activate(second)
+    _import(group["dataset"], "i.csv", mode="INCREMENTAL")
+    assert create_due_versions(now=created + HOUR + 30 * DAY_S) == []
+
+
+def test_a_manual_version_in_the_first_hour_replaces_the_first_automatic_one(group):
+    workflows.set_starter(_Recorder())
+    solution = _solution(group, "aws-popularity-count")
+    created = ResourceStore().get(solution, lc.SOLUTION)["creationDateTime"]
+    _control("CreateSolutionVersion", solutionArn=solution)
+    assert create_due_versions(now=created + 2 * HOUR) == []
+
+
+def test_schedules_and_training_modes_are_validated(group):
+    workflows.set_starter(_Recorder())
+    status, body = _control(
+        "CreateSolution",
+        name="bad",
+        datasetGroupArn=group["group"],
+        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
+        solutionConfig={"autoTrainingConfig": {"schedulingExpression": "rate(45 days)"}},
+    )
+    assert status == 400 and "from 1 to 30" in body["message"]
+    popularity = _solution(group, "aws-popularity-count", performAutoTraining=False)
+    hourly = {"autoTrainingConfig": {"schedulingExpression": "rate(2 hours)"}}
+    status, body = _control("UpdateSolution", solutionArn=popularity, solutionUpdateConfig=hourly)
+    assert status == 400 and body["__type"] == "InvalidInputException"
+
+    status, body = _control("CreateSolutionVersion", solutionArn=popularity, trainingMode="UPDATE")
+    assert status == 400 and "aws-user-personalization" in body["message"]
+    personalization = _solution(group, "aws-user-personalization", performAutoTraining=False)
+    status, body = _control("CreateSolutionVersion", solutionArn=personalization, trainingMode="UPDATE")
+    assert status == 400 and "needs an ACTIVE solution version" in body["message"]
+    _, out = _control("CreateSolutionVersion", solutionArn=personalization)
+    _activate(out["solutionVersionArn"])
+    status, out = _control("CreateSolutionVersion", solutionArn=personalization, trainingMode="UPDATE")
+    assert status == 200
+    _, version = _control("DescribeSolutionVersion", solutionVersionArn=out["solutionVersionArn"])
+    assert version["solutionVersion"]["trainingMode"] == "UPDATE"
+    assert version["solutionVersion"]["trainingType"] == "MANUAL"
+    status, body = _control("CreateSolutionVersion", solutionArn=personalization, trainingMode="AUTOTRAIN")
+    assert status == 400 and "AUTOTRAIN" in body["message"]
+
+
+def test_tags_round_trip(group):
+    solution = _solution(group, "aws-popularity-count", tags=[{"tagKey": "team", "tagValue": "recs"}])
+    assert _control("ListTagsForResource", resourceArn=solution)[1]["tags"] == [
+        {"tagKey": "team", "tagValue": "recs"}
+    ]
+    _control("TagResource", resourceArn=solution, tags=[{"tagKey": "env", "tagValue": "test"}])
+    _control("UntagResource", resourceArn=solution, tagKeys=["team"])
+    assert _control("ListTagsForResource", resourceArn=solution)[1]["tags"] == [
+        {"tagKey": "env", "tagValue": "test"}
+    ]
+    status, body = _control("TagResource", resourceArn=solution, tags=[{"tagKey": "aws:x", "tagValue": "y"}])
+    assert status == 400 and "reserved" in body["message"]
+    status, body = _control("ListTagsForResource", resourceArn=solution + "-gone")
+    assert status == 400 and body["__type"] == "ResourceNotFoundException"
+
+
+def test_sagemaker_prepare_sends_the_previous_model_for_an_update_and_says_where_progress_is(group):
+    from functions.config import settings
+    from functions.resources import artifacts
+    from functions.stores.blobs import BlobStore
+    from functions.workflows import steps
+    from functions.workflows.progress import TAG_KEY
+
+    workflows.set_starter(_Recorder())
+    solution = _solution(group, "aws-user-personalization", performAutoTraining=False)
+    _, base = _control("CreateSolutionVersion", solutionArn=solution)
+    _activate(base["solutionVersionArn"])
+    prefix = artifacts.model_prefix(base["solutionVersionArn"])
+    for name in ("manifest.json", "items.json", "metrics.json"):
+        BlobStore().put(settings().artifacts_bucket, prefix + name, b"{}")
+    _, update = _control("CreateSolutionVersion", solutionArn=solution, trainingMode="UPDATE")
+    job = steps.prepare_training(update["solutionVersionArn"])
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["inputDataConfig"]}
+    assert set(channels) == {"interactions", "previous_model"}
+    assert job["hyperParameters"]["tailor_training_mode"] == "UPDATE"
+    bucket, key = channels["previous_model"].removeprefix("s3://").split("/", 1)
+    assert BlobStore().keys(bucket, key) == [key + n for n in ("items.json", "manifest.json", "metrics.json")]
+    _, tags = _control("ListTagsForResource", resourceArn=update["solutionVersionArn"])
+    [progress] = [t["tagValue"] for t in tags["tags"] if t["tagKey"] == TAG_KEY]
+    assert progress.startswith("phase=training backend=sagemaker") and job["trainingJobName"] in progress

@@ -1,0 +1,143 @@
+"""performHPO and performAutoML through boto3: CreateSolution -> CreateSolutionVersion -> ACTIVE.
+
+Public API only (the same tests run against LocalStack and a deployment). The generated users each keep to
+one cluster of items, which aws-hrnn learns and aws-popularity-count cannot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.fixtures import ASSUME_ROLE_POLICY, INTERACTIONS_SCHEMA, interactions_csv
+from tests.integration.conftest import import_dataset, wait_for
+
+pytestmark = pytest.mark.integration
+
+HRNN = "arn:aws:personalize:::recipe/aws-hrnn"
+POPULARITY = "arn:aws:personalize:::recipe/aws-popularity-count"
+SIMS = "arn:aws:personalize:::recipe/aws-sims"
+RANGES = {
+    "integerHyperParameterRanges": [{"name": "hidden_dimension", "minValue": 32, "maxValue": 48}],
+    "continuousHyperParameterRanges": [{"name": "learning_rate", "minValue": 0.001, "maxValue": 0.05}],
+    "categoricalHyperParameterRanges": [{"name": "recency_mask", "values": ["true", "false"]}],
+}
+
+
+@pytest.fixture(scope="module")
+def group(target, personalize, s3) -> str:
+    suffix = uuid.uuid4().hex[:6]
+    bucket = f"tailor-hpo-{suffix}"
+    s3.create_bucket(Bucket=bucket)
+    role = target.client("iam").create_role(
+        RoleName=f"PersonalizeHpo-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
+    )["Role"]["Arn"]
+    arn = personalize.create_dataset_group(name=f"hpo-{suffix}")["datasetGroupArn"]
+    import_dataset(
+        personalize,
+        s3,
+        bucket,
+        role,
+        arn,
+        "Interactions",
+        INTERACTIONS_SCHEMA,
+        interactions_csv(),
+        f"hpo-{suffix}",
+    )
+    return arn
+
+
+def _train(personalize, solution_arn: str) -> dict[str, Any]:
+    version_arn = personalize.create_solution_version(solutionArn=solution_arn)["solutionVersionArn"]
+    doc = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version_arn), "solutionVersion", 600
+    )
+    assert doc["status"] == "ACTIVE", doc.get("failureReason")
+    return doc
+
+
+def test_hpo_tunes_inside_the_ranges(personalize, group) -> None:
+    solution_arn = personalize.create_solution(
+        name=f"hpo-{uuid.uuid4().hex[:6]}",
+        datasetGroupArn=group,
+        recipeArn=HRNN,
+        performHPO=True,
+        solutionConfig={
+            "algorithmHyperParameters": {"epochs": "3"},
+            "hpoConfig": {
+                "hpoObjective": {"type": "Maximize", "metricName": "precision_at_25"},
+                "hpoResourceConfig": {"maxNumberOfTrainingJobs": "4", "maxParallelTrainingJobs": "2"},
+                "algorithmHyperParameterRanges": RANGES,
+            },
+        },
+    )["solutionArn"]
+    solution = personalize.describe_solution(solutionArn=solution_arn)["solution"]
+    assert solution["performHPO"] is True
+    assert solution["solutionConfig"]["hpoConfig"]["algorithmHyperParameterRanges"] == RANGES
+
+    version = _train(personalize, solution_arn)
+    assert version["performHPO"] is True
+    tuned = version["tunedHPOParams"]["algorithmHyperParameters"]
+    assert 32 <= int(tuned["hidden_dimension"]) <= 48
+    assert 0.001 <= float(tuned["learning_rate"]) <= 0.05
+    assert tuned["recency_mask"] in ("true", "false")
+    assert tuned["epochs"] == "3"  # the solution's own setting, not tuned
+    metrics = personalize.get_solution_metrics(solutionVersionArn=version["solutionVersionArn"])["metrics"]
+    assert metrics["precision_at_25"] > 0
+
+
+def test_automl_chooses_the_better_recipe(personalize, group) -> None:
+    solution_arn = personalize.create_solution(
+        name=f"automl-{uuid.uuid4().hex[:6]}",
+        datasetGroupArn=group,
+        performAutoML=True,
+        solutionConfig={"autoMLConfig": {"metricName": "precision_at_25", "recipeList": [POPULARITY, HRNN]}},
+    )["solutionArn"]
+    solution = personalize.describe_solution(solutionArn=solution_arn)["solution"]
+    assert solution["performAutoML"] is True and "recipeArn" not in solution
+    assert "autoMLResult" not in solution  # nothing trained yet
+
+    version = _train(personalize, solution_arn)
+    assert version["performAutoML"] is True
+    assert version["recipeArn"] == HRNN
+    solution = personalize.describe_solution(solutionArn=solution_arn)["solution"]
+    assert solution["autoMLResult"] == {"bestRecipeArn": HRNN}
+
+
+def _error(personalize, **request) -> str:
+    with pytest.raises(personalize.exceptions.InvalidInputException) as error:
+        personalize.create_solution(name=f"bad-{uuid.uuid4().hex[:6]}", **request)
+    return error.value.response["Error"]["Message"]
+
+
+def _hpo(ranges: dict) -> dict:
+    return {"hpoConfig": {"algorithmHyperParameterRanges": ranges}}
+
+
+def test_hpo_and_automl_validation(personalize, group) -> None:
+    hpo = {"datasetGroupArn": group, "recipeArn": HRNN, "performHPO": True}
+    unknown = _hpo({"integerHyperParameterRanges": [{"name": "hidden_size", "minValue": 32, "maxValue": 64}]})
+    assert "'hidden_size' is not a hyperparameter of aws-hrnn" in _error(
+        personalize, **hpo, solutionConfig=unknown
+    )
+    too_big = _hpo(
+        {"integerHyperParameterRanges": [{"name": "hidden_dimension", "minValue": 32, "maxValue": 999}]}
+    )
+    assert "[32, 256]" in _error(personalize, **hpo, solutionConfig=too_big)
+    jobs = {**_hpo(RANGES)["hpoConfig"], "hpoResourceConfig": {"maxNumberOfTrainingJobs": "50"}}
+    assert "between 1 and 40" in _error(personalize, **hpo, solutionConfig={"hpoConfig": jobs})
+    assert "performHPO" in _error(
+        personalize, datasetGroupArn=group, recipeArn=HRNN, solutionConfig=_hpo(RANGES)
+    )
+
+    automl = {"datasetGroupArn": group, "performAutoML": True}
+    sims = {"autoMLConfig": {"recipeList": [HRNN, SIMS]}}
+    assert "aws-sims is a RELATED_ITEMS recipe" in _error(personalize, **automl, solutionConfig=sims)
+    assert "not both" in _error(personalize, **automl, recipeArn=HRNN)
+    bad_metric = {"autoMLConfig": {"metricName": "auc"}}
+    assert "not a metric Tailor computes" in _error(personalize, **automl, solutionConfig=bad_metric)
+    # aws-hrnn-metadata needs an Items dataset, which this group does not have.
+    metadata = {"autoMLConfig": {"recipeList": ["arn:aws:personalize:::recipe/aws-hrnn-metadata"]}}
+    assert "needs a ITEMS dataset" in _error(personalize, **automl, solutionConfig=metadata)

@@ -1,0 +1,148 @@
+"""aws-deepfm on generated data whose answer is known.
+
+- ring data (every user walks items i, i + 1, i + 2, ...): the next item must come first for every
+  position of the ring, with and without item metadata; the ONNX export passes the parity check and the
+  served artifact (``LoadedModel``, as a campaign loads it) answers what the recipe computed;
+- a click-through task with explicit labels (``train_pointwise``): a user who clicks items of one genre
+  and skips the others gets a higher click probability for an unseen item of that genre;
+- the training entrypoint, the SageMaker way, with an ``items`` channel: a complete artifact with the
+  shared offline metrics, whose recommendations stay in the user's cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from functions.serving.model_artifact import LoadedModel
+from tests.smoke.conftest import run_entrypoint
+from tests.smoke.test_more_recipes import RING, _genres, _ring_data, _write_items
+from training.artifact import write_artifact
+from training.errors import HyperparameterError
+from training.item_metadata import ItemMetadata
+from training.recipes import RECIPES, get_recipe
+from training.recipes.deepfm import DeepFmRecipe, PointwiseRows, build_model, train_pointwise
+from training.recipes.user_personalization import model_input
+from training.synthetic import SyntheticData
+
+pytestmark = pytest.mark.smoke
+
+FAST = {"epochs": "3", "learning_rate": "0.01", "history_length": "8", "embedding_dimension": "16"}
+
+
+def _next_item_hits(recipe: DeepFmRecipe) -> int:
+    histories = [np.array([(i - 2) % RING, (i - 1) % RING, i]) for i in range(RING)]
+    tops = recipe.recommend(histories, 1)
+    return sum(int(top[0]) == (i + 1) % RING for i, top in enumerate(tops))
+
+
+@pytest.mark.parametrize("metadata", [False, True], ids=["ids-only", "with-genres"])
+def test_deepfm_learns_the_next_item_and_serves_what_it_computed(metadata: bool, tmp_path: Path) -> None:
+    data = _ring_data()
+    recipe = DeepFmRecipe(DeepFmRecipe.parse_hyperparameters(FAST), seed=3)
+    if metadata:
+        recipe.set_item_metadata(_genres(data))
+    recipe.fit(data)
+    assert recipe.epochs_trained == 3
+    assert _next_item_hits(recipe) >= RING - 1
+
+    export = recipe.export(tmp_path)
+    assert export.contract.name == "sequence_scores" and export.max_sequence_length == 8
+    assert export.parity.max_abs_diff <= export.parity.atol
+    write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
+    model = LoadedModel.load(str(tmp_path))
+    for start in (0, 17, 33):
+        history = np.array([(start + step) % RING for step in range(5)])
+        ids = [data.item_ids[i] for i in history]
+        expected = [data.item_ids[i] for i in recipe.recommend([history], 10)[0]]
+        assert [item for item, _ in model.recommend_for_user(None, ids, 10)] == expected
+        scores, _ = model.user_scores(None, ids)  # the dense form GetPersonalizedRanking reorders
+        logits = recipe.scores([history])[0]
+        want = np.exp(logits - logits.max())
+        np.testing.assert_allclose(scores, want / want.sum(), atol=1e-5)
+
+
+def test_deepfm_click_probability_follows_the_genre_a_user_clicks() -> None:
+    """Users click (label 1) items of their genre and skip (label 0) the others; item metadata carries it."""
+    rng = np.random.default_rng(0)
+    n_items, genres = 40, 4
+    genre = np.arange(n_items) % genres
+    sequences, items, labels = [], [], []
+    for user in range(120):
+        liked = user % genres
+        history = rng.choice(np.flatnonzero(genre == liked), size=4, replace=False)
+        for item in rng.choice(n_items, size=12, replace=False):
+            sequences.append(history)
+            items.append(item)
+            labels.append(float(genre[item] == liked))
+    rows = PointwiseRows(
+        model_input(sequences, 4), np.asarray(items, dtype=np.int64), np.asarray(labels, dtype=np.float32)
+    )
+    metadata = ItemMetadata.from_columns([str(i) for i in range(n_items)], {"GENRE": [str(g) for g in genre]})
+    model = build_model(n_items, 16, 32, 0.0, metadata.features([str(i) for i in range(n_items)]))
+    train_pointwise(
+        model, rows, n_items, epochs=6, learning_rate=0.01, batch_size=64,
+        negative_samples=1, weight_decay=0.0, seed=1,
+    )  # fmt: skip
+    import torch
+
+    correct = 0
+    for liked in range(genres):
+        history = np.flatnonzero(genre == liked)[:3]
+        with torch.no_grad():
+            probability = torch.sigmoid(model(torch.from_numpy(model_input([history], 4))))[0].numpy()
+        unseen = np.setdiff1d(np.arange(n_items), history)
+        mine = probability[unseen][genre[unseen] == liked]
+        other = probability[unseen][genre[unseen] != liked]
+        correct += int(mine.min() > other.max())
+        assert mine.mean() > 0.8 and other.mean() < 0.2
+    assert correct == genres
+
+
+def test_deepfm_is_in_the_catalogue_with_its_hyperparameters() -> None:
+    info = RECIPES["aws-deepfm"]
+    assert info.recipe_arn == "arn:aws:personalize:::recipe/aws-deepfm"
+    assert info.recipe_type == "USER_PERSONALIZATION"
+    assert get_recipe(info.recipe_arn) is DeepFmRecipe
+    assert info.default_hyperparameters["negative_samples"] == "4"
+    assert info.hyperparameter_ranges["embedding_dimension"] == {
+        "type": "integer", "min": 4, "max": 256, "values": None, "tunable": True,
+    }  # fmt: skip
+    assert info.hyperparameter_ranges["history_length"]["tunable"] is False
+    with pytest.raises(HyperparameterError, match="negative_samples"):
+        DeepFmRecipe.parse_hyperparameters({"negative_samples": "0"})
+    with pytest.raises(HyperparameterError, match="Unknown hyperparameter 'hidden_units'"):
+        DeepFmRecipe.parse_hyperparameters({"hidden_units": "3"})
+
+
+def test_entrypoint_trains_deepfm_with_an_items_channel(tmp_path: Path, synthetic: SyntheticData) -> None:
+    _write_items(tmp_path / "input" / "data" / "items", synthetic, schema=True)
+    result = run_entrypoint(
+        tmp_path,
+        {
+            "tailor_recipe": "aws-deepfm",
+            "epochs": "4",
+            "learning_rate": "0.01",
+            "history_length": "20",
+            "hidden_dimension": "32",
+        },
+        synthetic,
+    )
+    assert result.returncode == 0, f"{result.failure}\n{result.stderr[-3000:]}"
+    manifest = json.loads((result.model_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["recipe"] == "aws-deepfm" and manifest["contract"] == "sequence_scores"
+    assert manifest["inputs"] == [{"name": "item_sequence", "dtype": "int64", "shape": ["batch", 20]}]
+    assert manifest["outputs"][0]["shape"] == ["batch", 150]
+    assert manifest["parity"]["max_abs_diff"] <= manifest["parity"]["atol"]
+    metrics = json.loads((result.model_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert 0.0 < metrics["normalized_discounted_cumulative_gain_at_10"] <= 1.0
+    model = LoadedModel.load(str(result.model_dir))
+    in_cluster, total = 0, 0
+    for user in sorted(synthetic.cluster_of_user)[:15]:
+        for item, _ in model.recommend_for_user(user, [], 5):
+            in_cluster += synthetic.cluster_of_item[item] == synthetic.cluster_of_user[user]
+            total += 1
+    assert in_cluster >= 0.8 * total, f"{in_cluster}/{total} recommendations in the user's cluster"

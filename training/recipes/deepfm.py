@@ -1,0 +1,361 @@
+"""aws-deepfm: a factorization machine plus a deep network (DeepFM, Guo et al. 2017) over the user's
+history, their latest item and the candidate item with its metadata.
+
+Amazon Personalize has no DeepFM recipe page; the name and the hyperparameters below are Tailor's own,
+named in Personalize's style and marked "(Tailor)".
+
+Fields. DeepFM scores a (user, item) pair from one embedding per field. The runtime feeds a graph only
+the user's item sequence (``sequence_scores`` contract, ``training/ARTIFACT.md``), so the user side is
+read from the history, not from a user id: the mean of the history's item embeddings (the bag: what the
+user likes, SVD++-style) and the latest item's embedding (what they are doing now). The item side is the
+candidate's id embedding and, with the Items dataset, its metadata embedding (mean of its categorical and
+textual token embeddings plus a linear map of its numerical fields). Users-dataset and request-context
+features are not fields: the runtime hands the graph neither (it accepts and validates ``context`` only).
+
+Score for history h and item i (the logit of "h interacts with i"):
+
+    first order  w0 + b_bag(h) + b_last(h) + b_item(i) + b_meta(i)
+    FM           sum over field pairs <v_a, v_b> = <bag, last> + <item, meta> + <bag + last, item + meta>
+    deep         MLP([bag ; last ; item ; meta]) with two ReLU layers
+
+The pair term splits into user and item halves plus one dot product, and the MLP's first layer is a sum
+of a user half and an item half, so scoring all items for a batch of users costs one [B, N, H] activation
+rather than N separate forward passes; that is the exported graph (``item_sequence`` -> ``scores``).
+
+Training is pointwise, as DeepFM is a click-through model: binary cross-entropy of each observed next item
+(label 1) against ``negative_samples`` items drawn uniformly per positive (label 0), with the history
+before that interaction as the user side. ``train_pointwise`` takes explicit (history, item, label) rows
+as well, which is how ``bench/recbole_compare.py`` trains it on MovieLens ratings as a CTR task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from training.data import Interactions
+from training.errors import TrainingDataError
+from training.item_metadata import ItemFeatures, ItemMetadata
+from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
+from training.recipes.base import (
+    SCORE_CHUNK,
+    EpochCallback,
+    ExportResult,
+    Hyperparameters,
+    Recipe,
+    filter_by_history_percentile,
+    hyperparameter,
+    top_k_unseen_chunked,
+)
+from training.recipes.user_personalization import collapse_repeats, model_input
+
+if TYPE_CHECKING:
+    import torch
+
+# On small data a full batch leaves too few optimizer steps to learn anything (as in
+# user-personalization): the recipe shrinks its batch to give at least this many steps per epoch.
+_MIN_STEPS_PER_EPOCH = 20
+# Largest [users x items x hidden] deep-part activation materialised when scoring the whole catalogue.
+_ACTIVATION_BUDGET = 16_000_000
+
+
+@dataclass(frozen=True)
+class DeepFmHyperparameters(Hyperparameters):
+    embedding_dimension: int = hyperparameter(
+        32, low=4, high=256, doc="Embedding size of every field (Tailor)."
+    )
+    hidden_dimension: int = hyperparameter(
+        64, low=8, high=512, doc="Units of each of the deep part's two hidden layers (Tailor)."
+    )
+    history_length: int = hyperparameter(
+        50, low=1, high=200, tunable=False, doc="Newest items read as the user side (serving input) (Tailor)."
+    )
+    negative_samples: int = hyperparameter(
+        4, low=1, high=100, doc="Items drawn at random as non-clicks per observed interaction (Tailor)."
+    )
+    min_user_history_length_percentile: float = hyperparameter(
+        0.0, low=0.0, high=1.0, tunable=False, doc="Drop users with shorter histories than this percentile."
+    )
+    max_user_history_length_percentile: float = hyperparameter(
+        0.99, low=0.0, high=1.0, tunable=False, doc="Drop users with longer histories than this percentile."
+    )
+    epochs: int = hyperparameter(10, low=1, high=500, doc="Passes over the interactions (Tailor).")
+    learning_rate: float = hyperparameter(0.005, low=1e-5, high=0.1, doc="Adam learning rate (Tailor).")
+    batch_size: int = hyperparameter(256, low=1, high=8192, doc="Interactions per optimizer step (Tailor).")
+    dropout: float = hyperparameter(0.1, low=0.0, high=0.9, doc="Dropout in the deep part (Tailor).")
+    l2_regularization: float = hyperparameter(
+        1e-6, low=0.0, high=0.1, doc="Adam weight decay on every parameter (Tailor)."
+    )
+
+    def __post_init__(self) -> None:
+        if self.min_user_history_length_percentile > self.max_user_history_length_percentile:
+            raise ValueError(
+                "min_user_history_length_percentile must not exceed max_user_history_length_percentile."
+            )
+
+
+def build_model(
+    n_items: int, dim: int, hidden: int, dropout: float, features: ItemFeatures | None = None
+) -> Any:
+    """The DeepFM module: ``pair_logits(sequence, items)`` for training, ``forward(sequence)`` for serving."""
+    import torch
+    from torch import nn
+
+    use_metadata = features is not None and not features.empty
+
+    class DeepFm(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            # History items (bag and latest) and candidate items are different fields with their own
+            # tables: "after A comes B" is not symmetric, and one table would force it to be.
+            self.context = nn.Embedding(n_items + 1, dim, padding_idx=0)
+            self.context_bias = nn.Embedding(n_items + 1, 2, padding_idx=0)  # bag and latest weights
+            self.candidate = nn.Embedding(n_items, dim)
+            self.candidate_bias = nn.Parameter(torch.zeros(n_items))
+            self.global_bias = nn.Parameter(torch.zeros(()))
+            for table in (self.context, self.candidate):
+                nn.init.normal_(table.weight, std=0.05)
+            nn.init.zeros_(self.context_bias.weight)
+            with torch.no_grad():
+                self.context.weight[0].zero_()
+            if use_metadata:
+                assert features is not None
+                self.register_buffer("tokens", torch.from_numpy(features.tokens))
+                self.register_buffer("numeric", torch.from_numpy(features.numeric))
+                self.token_embedding = nn.Embedding(features.n_tokens + 1, dim + 1, padding_idx=0)
+                nn.init.normal_(self.token_embedding.weight, std=0.05)
+                with torch.no_grad():
+                    self.token_embedding.weight[0].zero_()
+                self.numeric_map = nn.Linear(max(features.n_numeric, 1), dim + 1, bias=False)
+            fields = 4 if use_metadata else 3
+            self.user_layer = nn.Linear(2 * dim, hidden)
+            self.item_layer = nn.Linear((fields - 2) * dim, hidden, bias=False)
+            self.deep = nn.Sequential(
+                nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout)
+            )
+            self.deep_out = nn.Linear(hidden, 1)
+
+        def user_side(self, sequence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            """(field vectors [B, 2, D], first-order + within-user pair term [B], deep half [B, H])."""
+            present = (sequence > 0).to(self.context.weight.dtype)
+            count = present.sum(dim=1, keepdim=True).clamp(min=1.0)
+            bag = (self.context(sequence) * present[..., None]).sum(dim=1) / count
+            bag_bias = (self.context_bias(sequence)[..., 0] * present).sum(dim=1) / count[:, 0]
+            latest = sequence[:, -1]
+            last = self.context(latest)
+            last_bias = self.context_bias(latest)[:, 1]
+            constant = self.global_bias + bag_bias + last_bias + (bag * last).sum(dim=1)
+            deep = self.user_layer(torch.cat([bag, last], dim=1))
+            return torch.stack([bag, last], dim=1), constant, deep
+
+        def item_side(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            """For item indices of any shape S: (field sum [*S, D], constant [*S], deep half [*S, H])."""
+            vector = self.candidate(items)
+            constant = self.candidate_bias[items]
+            if not use_metadata:
+                return vector, constant, self.item_layer(vector)
+            tokens = self.tokens[items]
+            present = (tokens > 0).to(vector.dtype)
+            pooled = (self.token_embedding(tokens) * present[..., None]).sum(dim=-2)
+            pooled = pooled / present.sum(dim=-1, keepdim=True).clamp(min=1.0)
+            if self.numeric.shape[1]:
+                pooled = pooled + self.numeric_map(self.numeric[items])
+            meta, meta_bias = pooled[..., :-1], pooled[..., -1]
+            constant = constant + meta_bias + (vector * meta).sum(dim=-1)
+            return vector + meta, constant, self.item_layer(torch.cat([vector, meta], dim=-1))
+
+        def combine(
+            self,
+            user: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+            item: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        ) -> torch.Tensor:
+            """Logits [B, K] from user terms [B, ...] and item terms [B or 1, K, ...]."""
+            user_fields, user_constant, user_deep = user
+            item_sum, item_constant, item_deep = item
+            cross = (item_sum * user_fields.sum(dim=1)[:, None, :]).sum(dim=-1)
+            hidden = self.deep(user_deep[:, None, :] + item_deep)
+            deep = self.deep_out(hidden)[..., 0]
+            return user_constant[:, None] + item_constant + cross + deep
+
+        def pair_logits(self, sequence: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+            """sequence [B, L] (item + 1, left-padded), items [B, K] item indices -> logits [B, K]."""
+            return self.combine(self.user_side(sequence), self.item_side(items))
+
+        def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
+            everything = torch.arange(n_items, device=item_sequence.device)[None, :]
+            return self.combine(self.user_side(item_sequence), self.item_side(everything))
+
+    return DeepFm()
+
+
+@dataclass(frozen=True)
+class PointwiseRows:
+    """Labelled (history, item) rows: the user side as the model input and the candidate item."""
+
+    sequences: np.ndarray  # int64 [M, L], item + 1, 0 = left padding
+    items: np.ndarray  # int64 [M]
+    labels: np.ndarray | None  # float32 [M]; None = all positives, negatives drawn per epoch
+
+
+def next_item_rows(histories: Sequence[np.ndarray], length: int) -> PointwiseRows:
+    """Every step after a user's first as a positive, with the ``length`` items before it as the user side."""
+    sequences: list[np.ndarray] = []
+    items: list[int] = []
+    for history in histories:
+        steps = collapse_repeats(np.asarray(history, dtype=np.int64))
+        for t in range(1, len(steps)):
+            sequences.append(steps[max(0, t - length) : t])
+            items.append(int(steps[t]))
+    return PointwiseRows(model_input(sequences, length), np.asarray(items, dtype=np.int64), None)
+
+
+def train_pointwise(
+    model: Any,
+    rows: PointwiseRows,
+    n_items: int,
+    *,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    negative_samples: int,
+    weight_decay: float,
+    seed: int,
+    device: str = "cpu",
+    on_epoch: EpochCallback | None = None,
+) -> None:
+    """Binary cross-entropy on ``rows``: explicit labels, or positives plus uniformly drawn negatives."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    n_rows = rows.items.shape[0]
+    if n_rows == 0:
+        raise TrainingDataError("DeepFM found no interaction with a history before it to learn from.")
+    sequences = torch.from_numpy(rows.sequences)
+    items = torch.from_numpy(rows.items)
+    labels = None if rows.labels is None else torch.from_numpy(rows.labels.astype(np.float32))
+    loss_function = torch.nn.BCEWithLogitsLoss()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.from_numpy(rng.permutation(n_rows))
+        total, steps = 0.0, 0
+        for start in range(0, n_rows, batch_size):
+            batch = order[start : start + batch_size]
+            x = sequences[batch].to(device)
+            if labels is None:
+                drawn = torch.from_numpy(rng.integers(0, n_items, size=(len(batch), negative_samples)))
+                candidates = torch.cat([items[batch][:, None], drawn], dim=1).to(device)
+                targets = torch.zeros(candidates.shape, device=device)
+                targets[:, 0] = 1.0
+            else:
+                candidates = items[batch][:, None].to(device)
+                targets = labels[batch][:, None].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_function(model.pair_logits(x, candidates), targets)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            steps += 1
+        model.eval()
+        if on_epoch is not None:
+            on_epoch(epoch, total / max(steps, 1))
+    model.eval()
+
+
+def catalogue_logits(model: Any, sequences: np.ndarray, n_items: int, hidden: int, device: str) -> np.ndarray:
+    """Logits [B, n_items] for model inputs, in user chunks that bound the deep part's activation."""
+    import torch
+
+    chunk = max(1, min(SCORE_CHUNK, _ACTIVATION_BUDGET // max(1, n_items * hidden)))
+    out = np.zeros((sequences.shape[0], n_items), dtype=np.float32)
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, sequences.shape[0], chunk):
+            x = torch.from_numpy(sequences[start : start + chunk]).to(device)
+            out[start : start + len(x)] = model(x).float().cpu().numpy()
+    return out
+
+
+class DeepFmRecipe(Recipe):
+    name = "aws-deepfm"
+    recipe_type = "USER_PERSONALIZATION"
+    description = (
+        "Predicts the items a user will interact with with a factorization machine plus a deep network over "
+        "the user's history, their latest item and each item's id and metadata (DeepFM)."
+    )
+    feature_transformation = "JSON-percentile-filtering"
+    contract_name = SEQUENCE_SCORES
+    hyperparameters_class = DeepFmHyperparameters
+    hyperparameters: DeepFmHyperparameters
+    optional_datasets: ClassVar[tuple[str, ...]] = ("ITEMS",)
+
+    def __init__(self, hyperparameters: Any = None, *, seed: int = 42) -> None:
+        super().__init__(hyperparameters, seed=seed)
+        self.model: Any = None
+        self.device = "cpu"
+        self.item_metadata: ItemMetadata | None = None
+
+    def set_item_metadata(self, metadata: ItemMetadata | None) -> None:
+        self.item_metadata = metadata
+
+    def fit(self, data: Interactions, device: str = "cpu", on_epoch: EpochCallback | None = None) -> None:
+        import torch
+
+        hp = self.hyperparameters
+        torch.manual_seed(self.seed)
+        self.n_items = data.n_items
+        self.device = device
+        features = None if self.item_metadata is None else self.item_metadata.features(data.item_ids)
+        used = filter_by_history_percentile(
+            data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
+        )
+        rows = next_item_rows(used.histories(), hp.history_length)
+        self.model = build_model(
+            data.n_items, hp.embedding_dimension, hp.hidden_dimension, hp.dropout, features
+        )
+
+        def count_epoch(epoch: int, loss: float) -> None:
+            self.epochs_trained = epoch
+            if on_epoch is not None:
+                on_epoch(epoch, loss)
+
+        train_pointwise(
+            self.model,
+            rows,
+            data.n_items,
+            epochs=hp.epochs,
+            learning_rate=hp.learning_rate,
+            batch_size=max(1, min(hp.batch_size, rows.items.shape[0] // _MIN_STEPS_PER_EPOCH)),
+            negative_samples=hp.negative_samples,
+            weight_decay=hp.l2_regularization,
+            seed=self.seed,
+            device=device,
+            on_epoch=count_epoch,
+        )
+
+    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Logits [batch, n_items] for chronological item-index histories (the served computation)."""
+        hp = self.hyperparameters
+        inputs = model_input(histories, hp.history_length)
+        return catalogue_logits(self.model, inputs, self.n_items, hp.hidden_dimension, self.device)
+
+    def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+        return top_k_unseen_chunked(self.scores, histories, k)
+
+    def export(self, model_dir: Path) -> ExportResult:
+        length = self.hyperparameters.history_length
+        rng = np.random.default_rng(self.seed)
+        sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
+        for row, pad in enumerate((0, 1, length // 2, length - 1)):
+            sample[row, :pad] = 0  # left padding as short histories have it
+        self.model = self.model.to("cpu").eval()
+        self.device = "cpu"
+        contract = sequence_scores_contract(length, self.n_items)
+        parity = export_and_verify(self.model, contract, {"item_sequence": sample}, model_dir / "model.onnx")
+        return ExportResult(contract, parity, "model.onnx", length)

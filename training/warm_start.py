@@ -1,0 +1,272 @@
+"""trainingMode UPDATE: continue from the previous solution version's model instead of training anew.
+
+Personalize's UPDATE "updates the model to consider new items" without a full retraining. Tailor's:
+
+1. The workflow puts the model of the solution's latest ACTIVE version (its whole artifact directory)
+   in the ``previous_model`` channel and sets ``tailor_training_mode=UPDATE``.
+2. A recipe opts in by naming its per-item parameters in ``Recipe.warm_item_parameters`` (parameter name
+   -> rows before the first item, e.g. 1 for a padding row) and by calling ``self.warm_start.apply(model)``
+   on the model it built in ``fit``. Every FULL training of such a recipe saves its parameters next to the
+   artifact (``warm_start.npz``, see ``training/ARTIFACT.md``).
+3. ``apply`` copies every parameter of the previous model; per-item rows are matched by item id, so an
+   item the previous model knew keeps what it learned. A new item gets fresh parameters: the model's own
+   initialisation plus the mean of the rows of the known items in the histories of its users (weighted
+   by how often they occur there). From its random initialisation alone a new item was never
+   recommended after one epoch on the smoke data; from its neighbourhood it was. Users have no parameters
+   in these models (a user is their history), so new users need nothing.
+4. The model then trains ``UPDATE_EPOCHS`` epochs on all current data. The held-out evaluation is not
+   repeated (it would need a second fit): the version reports the previous version's metrics.
+
+A recipe without warm start that Personalize allows UPDATE for (aws-hrnn-coldstart) is recomputed: one
+fit with its configured epochs on all current data, no evaluation. Everything here imports torch
+lazily: the workflow reads the channel name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from training.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from training.data import Interactions
+    from training.recipes.base import Hyperparameters, Recipe
+
+PREVIOUS_MODEL_CHANNEL = "previous_model"
+STATE_FILE = "warm_start.npz"
+UPDATE_MODE = "UPDATE"
+# Epochs of an UPDATE. The Tailor defaults train FULL versions for 3 epochs twice (evaluation, final).
+UPDATE_EPOCHS = 2
+
+
+@dataclass(frozen=True)
+class PreviousModel:
+    """The artifact an UPDATE starts from."""
+
+    manifest: dict[str, Any]
+    items: list[str]
+    metrics: dict[str, float]
+    state: dict[str, np.ndarray]  # empty when the recipe saved none
+
+
+def requested(input_dir: Path) -> bool:
+    """Whether the job's hyperparameters ask for an UPDATE (``tailor_training_mode``)."""
+    path = input_dir / "config" / "hyperparameters.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # read_job_config reports a missing or broken file
+    mode = str(raw.get("tailor_training_mode", "FULL")).strip().upper() if isinstance(raw, dict) else "FULL"
+    if mode not in ("FULL", UPDATE_MODE):
+        raise ConfigurationError(f"tailor_training_mode must be FULL or UPDATE, got {mode!r}.")
+    return mode == UPDATE_MODE
+
+
+def load_previous(channel: Path) -> PreviousModel:
+    if not (channel / "manifest.json").exists():
+        raise ConfigurationError(
+            f"trainingMode UPDATE needs the previous solution version's model in {channel}; "
+            "it is missing. Create a version with trainingMode FULL."
+        )
+    state_path = channel / STATE_FILE
+    state: dict[str, np.ndarray] = {}
+    if state_path.exists():
+        with np.load(state_path) as archive:
+            state = {name: archive[name] for name in archive.files}
+    return PreviousModel(
+        manifest=json.loads((channel / "manifest.json").read_text(encoding="utf-8")),
+        items=json.loads((channel / "items.json").read_text(encoding="utf-8")),
+        metrics=json.loads((channel / "metrics.json").read_text(encoding="utf-8")),
+        state=state,
+    )
+
+
+def save_state(recipe: Recipe, model_dir: Path) -> None:
+    """Keep the trained parameters of a recipe that supports warm start next to its artifact."""
+    model = getattr(recipe, "model", None)
+    if not recipe.warm_item_parameters or model is None:
+        return
+    arrays = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}
+    with (model_dir / STATE_FILE).open("wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def previous_rows(new_items: Sequence[str], old_items: Sequence[str]) -> np.ndarray:
+    """For each item of the new catalogue, its index in the old one (-1: a new item)."""
+    old_index = {item: index for index, item in enumerate(old_items)}
+    return np.array([old_index.get(item, -1) for item in new_items], dtype=np.int64)
+
+
+# Users whose histories place one new item (a sample of them for a very popular item).
+_NEIGHBOURHOOD_USERS = 200
+
+
+def neighbourhoods(
+    data: Interactions, rows: np.ndarray, seed: int = 0
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(new item, known items in its users' histories, their weights summing to 1) per new item."""
+    new = np.flatnonzero(rows < 0)
+    if not len(new):
+        return []
+    is_new = rows < 0
+    order = np.argsort(data.item, kind="stable")
+    by_item = data.item[order]
+    starts, ends = np.searchsorted(by_item, new, "left"), np.searchsorted(by_item, new, "right")
+    rng = np.random.default_rng(seed)
+    found = []
+    for item, start, end in zip(new, starts, ends, strict=True):
+        users = np.unique(data.user[order[start:end]])
+        if len(users) > _NEIGHBOURHOOD_USERS:
+            users = rng.choice(users, _NEIGHBOURHOOD_USERS, replace=False)
+        if not len(users):
+            continue
+        seen = np.concatenate([data.history(int(u)) for u in users])
+        seen = seen[~is_new[seen]]
+        if len(seen):
+            known, counts = np.unique(seen, return_counts=True)
+            found.append((int(item), known, counts / counts.sum()))
+    return found
+
+
+class WarmStart:
+    """Loads a previous model's parameters into a freshly built model over the current catalogue."""
+
+    def __init__(self, previous: PreviousModel, data: Interactions, item_parameters: Mapping[str, int]):
+        self.previous = previous
+        self.rows = previous_rows(data.item_ids, previous.items)
+        self.item_parameters = dict(item_parameters)
+        self.neighbourhoods = neighbourhoods(data, self.rows)
+
+    @property
+    def known_items(self) -> int:
+        return int((self.rows >= 0).sum())
+
+    @property
+    def new_items(self) -> int:
+        return int((self.rows < 0).sum())
+
+    def apply(self, model: Any) -> None:
+        import torch
+
+        known = np.flatnonzero(self.rows >= 0)
+        state = model.state_dict()
+        for name, tensor in state.items():
+            old = self.previous.state.get(name)
+            if old is None:
+                raise ConfigurationError(
+                    f"The previous model has no parameter {name!r}, so it cannot be updated; "
+                    "train with trainingMode FULL."
+                )
+            old_tensor = torch.from_numpy(old).to(tensor.device, tensor.dtype)
+            if name in self.item_parameters:
+                offset = self.item_parameters[name]
+                if old_tensor.shape[1:] != tensor.shape[1:]:
+                    raise _shape_error(name, old_tensor.shape, tensor.shape)
+                with torch.no_grad():
+                    tensor[:offset] = old_tensor[:offset]
+                    index = torch.from_numpy(known + offset).to(tensor.device)
+                    source = torch.from_numpy(self.rows[known] + offset).to(tensor.device)
+                    tensor[index] = old_tensor[source]
+                    for item, neighbours, weights in self.neighbourhoods:
+                        mix = torch.from_numpy(weights).to(tensor.device, tensor.dtype)
+                        tensor[item + offset] += torch.tensordot(mix, tensor[neighbours + offset], dims=1)
+            elif old_tensor.shape == tensor.shape:
+                with torch.no_grad():
+                    tensor.copy_(old_tensor)
+            else:
+                raise _shape_error(name, old_tensor.shape, tensor.shape)
+        model.load_state_dict(state)
+
+
+def _shape_error(name: str, old: Any, new: Any) -> ConfigurationError:
+    return ConfigurationError(
+        f"Parameter {name!r} has shape {tuple(old)} in the previous model and {tuple(new)} now (were the "
+        "hyperparameters changed?); train with trainingMode FULL."
+    )
+
+
+def _with_epochs(hyperparameters: Hyperparameters, epochs: int) -> Hyperparameters:
+    names = {f.name for f in dataclasses.fields(hyperparameters)}
+    changes: dict[str, Any] = {}
+    if "epochs" in names:
+        changes["epochs"] = epochs
+    if "cooccurrence_init" in names:
+        changes["cooccurrence_init"] = False  # the previous model's embeddings replace it
+    return dataclasses.replace(hyperparameters, **changes) if changes else hyperparameters
+
+
+def train_update(
+    input_dir: Path,
+    model_dir: Path,
+    progress: Any,
+    recipe_class: type[Recipe],
+    new_recipe: Callable[[Hyperparameters], Recipe],
+    data: Interactions,
+    device: str,
+    started: float,
+) -> dict[str, Any]:
+    """Fit an UPDATE and write its artifact; the manifest.
+
+    The hyperparameters are the previous model's (as resolved, after any HPO): the update continues that
+    model, so its shapes must stay.
+    """
+    from training.artifact import write_artifact
+
+    previous = load_previous(input_dir / "data" / PREVIOUS_MODEL_CHANNEL)
+    if previous.manifest.get("recipe") != recipe_class.name:
+        raise ConfigurationError(
+            f"The previous model was trained with {previous.manifest.get('recipe')}, this solution uses "
+            f"{recipe_class.name}; train with trainingMode FULL."
+        )
+    hyperparameters = recipe_class.parse_hyperparameters(previous.manifest.get("hyperparameters") or {})
+    warm = bool(recipe_class.warm_item_parameters and previous.state)
+    # Without warm start the model is recomputed from scratch, which needs its configured epochs.
+    recipe = new_recipe(_with_epochs(hyperparameters, UPDATE_EPOCHS) if warm else hyperparameters)
+    if warm:
+        recipe.warm_start = WarmStart(previous, data, recipe.warm_item_parameters)
+    known = int((previous_rows(data.item_ids, previous.items) >= 0).sum())
+    progress.emit("update", mode="warm_start" if warm else "recompute", known_items=known,
+                  new_items=data.n_items - known, previous_items=len(previous.items),
+                  epochs=getattr(recipe.hyperparameters, "epochs", None))  # fmt: skip
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        progress.emit("epoch", phase="update", epoch=epoch, loss=round(loss, 6))
+
+    fit_started = time.monotonic()
+    recipe.fit(data, device, on_epoch)
+    fit_seconds = time.monotonic() - fit_started
+    recipe.hyperparameters = hyperparameters  # the manifest reports the solution's configuration
+    model_dir.mkdir(parents=True, exist_ok=True)
+    export = recipe.export(model_dir)
+    progress.emit("export", contract=export.contract.name, **export.parity.to_json())
+    save_state(recipe, model_dir)
+    seconds = round(time.monotonic() - started, 3)
+    manifest = write_artifact(
+        model_dir,
+        recipe,
+        export,
+        data,
+        {key: float(value) for key, value in previous.metrics.items()},
+        training={
+            "seconds": seconds,
+            "fit_seconds": round(fit_seconds, 3),
+            "epochs": recipe.epochs_trained,
+            "interactions": data.n_interactions,
+            "users": data.n_users,
+            "items": data.n_items,
+            "device": device,
+            "mode": "UPDATE",
+            "warm_start": warm,
+        },
+        extra={"seed": previous.manifest.get("seed"), "evaluation": previous.manifest.get("evaluation")},
+    )
+    progress.emit("completed", seconds=seconds)
+    return manifest
