@@ -291,37 +291,32 @@ class LoadedModel:
         top = top[np.isfinite(scores[top])]
         return [(self.users[u], float(np.exp(scores[u]))) for u in top]
 
+    def _top(self, scores: np.ndarray, blocked: Iterable[int], n: int) -> list[tuple[str, float]]:
+        """The ``n`` best (item_id, score) of finite ``scores`` outside ``blocked``, ties by item index."""
+        masked = np.array(scores, dtype=np.float64, copy=True)
+        masked[list(blocked)] = -np.inf
+        take = min(n, len(masked))
+        if take <= 0:
+            return []
+        top = np.argpartition(-masked, take - 1)[:take] if take < len(masked) else np.arange(take)
+        top = top[np.lexsort((top, -masked[top]))]
+        top = top[np.isfinite(masked[top])]
+        return [(self.items[i], float(masked[i])) for i in top]
+
+    # The runtime's user scoring without filters or promotions: what the smoke tests and benchmarks ask of a
+    # trained artifact.
     def recommend_for_user(
         self, user_id: str | None, extra_history: list[str], n: int
     ) -> list[tuple[str, float]]:
         """Top ``n`` (item_id, score) the user has not interacted with, best first."""
-        if self.contract != SEQUENCE_SCORES:
-            raise UnsupportedRequestError(
-                f"Recipe {self.recipe} recommends items for an item, not for a user"
-            )
-        if n <= 0:
-            return []
-        history = self.history_of(user_id, extra_history)
-        if history.size == 0:
-            return self._popular(n)
-        length = self.max_sequence_length
-        sequence = np.zeros((1, length), dtype=np.int64)
-        tail = collapse_repeats(history)[-length:]
-        sequence[0, length - len(tail) :] = tail + 1
-        logits = self.session.run(None, {"item_sequence": sequence})[0][0]
-        peak = float(logits.max())
-        denominator = float(np.exp(logits - peak).sum(dtype=np.float64))
-        masked = logits.copy()
-        masked[history] = -np.inf  # seen items keep their share of the denominator, never returned
-        take = min(n, len(masked))
-        top = np.argpartition(-masked, take - 1)[:take] if take < len(masked) else np.arange(take)
-        top = top[np.lexsort((top, -masked[top]))]
-        top = top[np.isfinite(masked[top])]
-        scores = np.exp(masked[top].astype(np.float64) - peak) / denominator
-        return [(self.items[i], float(score)) for i, score in zip(top, scores, strict=True)]
+        scores, history = self.user_scores(user_id, extra_history)
+        return self._top(scores, history, n)
 
     def similar_items(self, item_id: str, n: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
-        """Top ``n`` (item_id, similarity) for ``item_id``, filled up with popular items (score 0.0)."""
+        """Top ``n`` (item_id, similarity) for ``item_id``, filled up with popular items (score 0.0).
+
+        Reads the graph's neighbour list in its own order (ties as training ranked them), which the dense
+        ``neighbor_scores`` cannot keep."""
         if self.contract != ITEM_NEIGHBORS:
             raise UnsupportedRequestError(
                 f"Recipe {self.recipe} recommends items for a user, not for an item"
