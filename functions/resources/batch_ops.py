@@ -12,13 +12,11 @@ from typing import Any
 
 from functions.protocol.errors import (
     InvalidInputException,
-    ResourceAlreadyExistsException,
 )
+from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
-from functions.resources import quotas
 from functions.resources.batch_segment_ops import refuse_segmentation
 from functions.stores import workflows
-from functions.stores.blobs import split_s3_uri
 from functions.stores.resources import ResourceStore
 
 # The documented range of a batch job's numResults (the API model states none).
@@ -75,41 +73,15 @@ class BatchInferenceOperations:
                 "Theme generation needs a generative model, which Tailor does not provide; use "
                 "batchInferenceJobMode DEFAULT."
             )
-        version = self.store.get(solutionVersionArn, lc.SOLUTION_VERSION)
-        if version["status"] != lc.ACTIVE:
-            raise InvalidInputException(
-                f"Solution version {solutionVersionArn} is {version['status']}; a batch inference job needs "
-                "an ACTIVE solution version."
-            )
+        version = batch_jobs.active_version(self.store, solutionVersionArn, "a batch inference job")
         refuse_segmentation(version, "a batch inference job")
         if filterArn:
-            flt = self.store.get(filterArn, lc.FILTER)
-            if flt["datasetGroupArn"] != version["datasetGroupArn"]:
-                raise InvalidInputException(
-                    f"Filter {filterArn} belongs to dataset group {flt['datasetGroupArn']}, "
-                    f"not to the solution version's dataset group {version['datasetGroupArn']}."
-                )
-        if numResults is not None and not 1 <= numResults <= MAX_BATCH_RESULTS:
-            raise InvalidInputException(
-                f"numResults must be between 1 and {MAX_BATCH_RESULTS}, got {numResults}."
-            )
-        for where, uri in (
-            ("jobInput.s3DataSource.path", jobInput["s3DataSource"]["path"]),
-            ("jobOutput.s3DataDestination.path", jobOutput["s3DataDestination"]["path"]),
-        ):
-            try:
-                split_s3_uri(uri)
-            except ValueError as exc:
-                raise InvalidInputException(f"{where}: {exc}.") from exc
+            batch_jobs.filter_of_group(self.store, filterArn, version)
+        batch_jobs.check_request(numResults, MAX_BATCH_RESULTS, jobInput, jobOutput)
         config = batchInferenceJobConfig or {}
         check_exploration(config.get("itemExplorationConfig"), "batchInferenceJobConfig")
-        pending = [
-            j
-            for j in self.store.list(lc.BATCH_INFERENCE_JOB)
-            if j["status"] in (lc.CREATE_PENDING, lc.CREATE_IN_PROGRESS)
-        ]
-        quotas.enforce(
-            "PENDING_BATCH_INFERENCE_JOBS", len(pending), "pending or running batch inference jobs"
+        batch_jobs.enforce_pending(
+            self.store, lc.BATCH_INFERENCE_JOB, "PENDING_BATCH_INFERENCE_JOBS", "batch inference job"
         )
         arn = self._arn(f"batch-inference-job/{jobName}")
         stamp = lc.now()
@@ -128,23 +100,20 @@ class BatchInferenceOperations:
             "creationDateTime": stamp,
             "lastUpdatedDateTime": stamp,
         }
-        doc = {k: v for k, v in doc.items() if v is not None}
-        if tags:
-            doc["tags"] = tags
-        try:
-            self.store.create(arn, lc.BATCH_INFERENCE_JOB, doc)
-        except ResourceAlreadyExistsException as exc:
-            raise ResourceAlreadyExistsException(
-                f"A batch inference job named {jobName} already exists."
-            ) from exc
-        workflows.starter().start(workflows.BATCH_INFERENCE, arn)
+        batch_jobs.store_and_start(
+            self.store,
+            lc.BATCH_INFERENCE_JOB,
+            workflows.BATCH_INFERENCE,
+            arn,
+            doc,
+            tags,
+            "batch inference job",
+        )
         return {"batchInferenceJobArn": arn}
 
     def describe_batch_inference_job(self, batchInferenceJobArn: str) -> dict[str, Any]:
         doc = self.store.get(batchInferenceJobArn, lc.BATCH_INFERENCE_JOB)
-        return {
-            "batchInferenceJob": {k: v for k, v in doc.items() if not k.startswith("tailor") and k != "tags"}
-        }
+        return {"batchInferenceJob": batch_jobs.public(doc)}
 
     def list_batch_inference_jobs(
         self,

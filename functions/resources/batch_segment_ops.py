@@ -16,12 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from functions.filters import FilterExpressionError, parse_filter
-from functions.protocol.errors import InvalidInputException, ResourceAlreadyExistsException
+from functions.protocol.errors import InvalidInputException
+from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
-from functions.resources import quotas
 from functions.resources.recipes import recipe_catalogue
 from functions.stores import workflows
-from functions.stores.blobs import split_s3_uri
 from functions.stores.resources import ResourceStore
 
 USER_SEGMENTATION = "USER_SEGMENTATION"
@@ -63,12 +62,7 @@ class BatchSegmentOperations:
         numResults: int | None = None,
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        version = self.store.get(solutionVersionArn, lc.SOLUTION_VERSION)
-        if version["status"] != lc.ACTIVE:
-            raise InvalidInputException(
-                f"Solution version {solutionVersionArn} is {version['status']}; a batch segment job needs an "
-                "ACTIVE solution version."
-            )
+        version = batch_jobs.active_version(self.store, solutionVersionArn, "a batch segment job")
         if recipe_type_of(version) != USER_SEGMENTATION:
             raise InvalidInputException(
                 f"Solution version {solutionVersionArn} was trained with {version.get('recipeArn')}; batch "
@@ -77,12 +71,7 @@ class BatchSegmentOperations:
                 "item recommendations."
             )
         if filterArn:
-            flt = self.store.get(filterArn, lc.FILTER)
-            if flt["datasetGroupArn"] != version["datasetGroupArn"]:
-                raise InvalidInputException(
-                    f"Filter {filterArn} belongs to dataset group {flt['datasetGroupArn']}, "
-                    f"not to the solution version's dataset group {version['datasetGroupArn']}."
-                )
+            flt = batch_jobs.filter_of_group(self.store, filterArn, version)
             try:
                 target = parse_filter(flt["filterExpression"]).target
             except FilterExpressionError as exc:  # stored filters were valid when created
@@ -93,24 +82,10 @@ class BatchSegmentOperations:
                     "(INCLUDE or EXCLUDE UserID WHERE ..., e.g. Users.AGE > 30 or "
                     'Interactions.EVENT_TYPE IN ("click")).'
                 )
-        if numResults is not None and not 1 <= numResults <= MAX_SEGMENT_USERS:
-            raise InvalidInputException(
-                f"numResults must be between 1 and {MAX_SEGMENT_USERS}, got {numResults}."
-            )
-        for where, uri in (
-            ("jobInput.s3DataSource.path", jobInput["s3DataSource"]["path"]),
-            ("jobOutput.s3DataDestination.path", jobOutput["s3DataDestination"]["path"]),
-        ):
-            try:
-                split_s3_uri(uri)
-            except ValueError as exc:
-                raise InvalidInputException(f"{where}: {exc}.") from exc
-        pending = [
-            j
-            for j in self.store.list(lc.BATCH_SEGMENT_JOB)
-            if j["status"] in (lc.CREATE_PENDING, lc.CREATE_IN_PROGRESS)
-        ]
-        quotas.enforce("PENDING_BATCH_SEGMENT_JOBS", len(pending), "pending or running batch segment jobs")
+        batch_jobs.check_request(numResults, MAX_SEGMENT_USERS, jobInput, jobOutput)
+        batch_jobs.enforce_pending(
+            self.store, lc.BATCH_SEGMENT_JOB, "PENDING_BATCH_SEGMENT_JOBS", "batch segment job"
+        )
         arn = self._arn(f"batch-segment-job/{jobName}")
         stamp = lc.now()
         doc: dict[str, Any] = {
@@ -126,23 +101,14 @@ class BatchSegmentOperations:
             "creationDateTime": stamp,
             "lastUpdatedDateTime": stamp,
         }
-        doc = {k: v for k, v in doc.items() if v is not None}
-        if tags:
-            doc["tags"] = tags
-        try:
-            self.store.create(arn, lc.BATCH_SEGMENT_JOB, doc)
-        except ResourceAlreadyExistsException as exc:
-            raise ResourceAlreadyExistsException(
-                f"A batch segment job named {jobName} already exists."
-            ) from exc
-        workflows.starter().start(workflows.BATCH_SEGMENT, arn)
+        batch_jobs.store_and_start(
+            self.store, lc.BATCH_SEGMENT_JOB, workflows.BATCH_SEGMENT, arn, doc, tags, "batch segment job"
+        )
         return {"batchSegmentJobArn": arn}
 
     def describe_batch_segment_job(self, batchSegmentJobArn: str) -> dict[str, Any]:
         doc = self.store.get(batchSegmentJobArn, lc.BATCH_SEGMENT_JOB)
-        return {
-            "batchSegmentJob": {k: v for k, v in doc.items() if not k.startswith("tailor") and k != "tags"}
-        }
+        return {"batchSegmentJob": batch_jobs.public(doc)}
 
     def list_batch_segment_jobs(
         self,
