@@ -2,12 +2,11 @@
 
 Input lines, as Personalize takes them: ``{"userId": ...}`` (user recommendations), ``{"itemId": ...}``
 (related items), ``{"userId": ..., "itemList": [...]}`` (personalized ranking), each optionally with
-``"filterValues"``. The input path is one file or a folder (every object under it). For each input file
-``<name>`` the job writes ``<name>.out`` under the output path, one line per input line, in order:
-``{"input": <the line>, "output": {"recommendedItems": [...], "scores": [...]}, "error": null}``. A line
-that cannot be answered (bad JSON, no userId or itemId, a missing filter parameter) gets
-``"output": null`` and its ``"error"``; the job still succeeds. The output is written only once every
-line is answered, so a failed job leaves no partial file.
+``"filterValues"``. Reading the input and writing ``<name>.out`` per input file, one line per input line,
+in order, is ``json_lines_job``'s; an answered line is ``{"input": <the line>, "output":
+{"recommendedItems": [...], "scores": [...]}, "error": null}``. A line that cannot be answered (bad JSON,
+no userId or itemId, a missing filter parameter) gets ``"output": null`` and its ``"error"``; the job
+still succeeds.
 
 Recommendations are made exactly as the runtime makes them (``Recommender``), including the user's
 events recorded since training and the job's filter and ``itemExplorationConfig``.
@@ -15,46 +14,23 @@ events recorded since training and the job's filter and ``itemExplorationConfig`
 
 from __future__ import annotations
 
-import json
-import posixpath
 from typing import Any
 
 from functions.protocol.errors import TailorError
-from functions.resources import lifecycle as lc
 from functions.serving.model_artifact import ITEM_NEIGHBORS
 from functions.serving.recommender import FilterRequest, Recommender
 from functions.serving.runtime_api import ModelCache
-from functions.stores.blobs import BlobStore, split_s3_uri
 from functions.stores.history import HistoryStore, history_key
-from functions.stores.resources import ResourceStore
-from functions.workflows.run import PENDING, RUNNING, WorkflowFailed, _set
+from functions.workflows.json_lines_job import Answer, run_json_lines_job
 
 
-def _input_keys(path: str) -> tuple[str, list[str]]:
-    bucket, key = split_s3_uri(path)
-    blobs = BlobStore()
-    if key and not key.endswith("/") and blobs.exists(bucket, key):
-        return bucket, [key]
-    prefix = key if not key or key.endswith("/") else key + "/"
-    keys = [k for k in blobs.keys(bucket, prefix) if not k.endswith("/")]
-    if not keys:
-        raise WorkflowFailed(f"Input data not found: nothing at {path}.")
-    return bucket, keys
-
-
-def answer_line(
+def answer_request(
     recommender: Recommender,
-    line: str,
+    request: dict[str, Any],
     n: int,
     filter_expression: str | None,
     exploration: dict[str, str] | None,
 ) -> dict[str, Any]:
-    try:
-        request = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return {"input": line, "output": None, "error": f"The line is not valid JSON: {exc.msg}."}
-    if not isinstance(request, dict):
-        return {"input": request, "output": None, "error": "The line must be a JSON object."}
     try:
         user_id, item_id, items = request.get("userId"), request.get("itemId"), request.get("itemList")
         values = request.get("filterValues")
@@ -95,44 +71,14 @@ def answer_line(
     }
 
 
-def run_batch_inference(job_arn: str) -> None:
-    job = _set(job_arn, lc.CREATE_IN_PROGRESS, expect=PENDING)
-    store = ResourceStore()
-    version = store.get(job["solutionVersionArn"], lc.SOLUTION_VERSION)
-    expression = None
-    if job.get("filterArn"):
-        flt = store.find(job["filterArn"])
-        if flt is None:
-            raise WorkflowFailed(f"Filter {job['filterArn']} was deleted before the job ran.")
-        expression = flt["filterExpression"]
-    try:
-        bucket, keys = _input_keys(job["jobInput"]["s3DataSource"]["path"])
-        out_bucket, out_prefix = split_s3_uri(job["jobOutput"]["s3DataDestination"]["path"])
-    except ValueError as exc:
-        raise WorkflowFailed(str(exc)) from exc
+def _prepare(
+    job: dict[str, Any], version: dict[str, Any], filter_expression: str | None, line_count: int
+) -> Answer:
     recommender = Recommender(ModelCache._load(version["solutionVersionArn"]), version["datasetGroupArn"])
     exploration = job.get("batchInferenceJobConfig", {}).get("itemExplorationConfig")
-    blobs = BlobStore()
-    outputs: list[tuple[str, bytes]] = []
-    for key in keys:
-        try:
-            text = blobs.get(bucket, key).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise WorkflowFailed(f"s3://{bucket}/{key} is not UTF-8 text: {exc}.") from exc
-        except Exception as exc:  # noqa: BLE001 - any S3 failure is the user's to fix (permissions, region)
-            raise WorkflowFailed(f"Could not read s3://{bucket}/{key}: {exc}") from exc
-        lines = [
-            json.dumps(answer_line(recommender, line, int(job["numResults"]), expression, exploration))
-            for line in text.splitlines()
-            if line.strip()
-        ]
-        name = posixpath.basename(key) + ".out"
-        target = posixpath.join(out_prefix, name) if out_prefix else name
-        outputs.append((target, ("\n".join(lines) + "\n").encode()))
-    _set(job_arn, lc.CREATE_IN_PROGRESS, expect=RUNNING)  # a deleted or stopped job must not write
-    for target, body in outputs:
-        try:
-            blobs.put(out_bucket, target, body)
-        except Exception as exc:  # noqa: BLE001
-            raise WorkflowFailed(f"Could not write s3://{out_bucket}/{target}: {exc}") from exc
-    _set(job_arn, lc.ACTIVE, expect=RUNNING)
+    n = int(job["numResults"])
+    return lambda request: answer_request(recommender, request, n, filter_expression, exploration)
+
+
+def run_batch_inference(job_arn: str) -> None:
+    run_json_lines_job(job_arn, _prepare)

@@ -13,7 +13,9 @@ own keys at the top level for aws-item-attribute-affinity (``{"itemAttributes": 
 "error": null}``); ``error`` as in batch inference. A line
 that cannot be answered (bad JSON, the wrong key for the recipe, an item the model never saw, an
 expression that does not parse or matches no item, a missing filter parameter) gets ``"output": null``
-and its ``"error"``; the job still succeeds. Output is written only once every line is answered.
+and its ``"error"``; the job still succeeds. A line that is not a JSON object is wrapped in ``"input"``
+whatever the recipe. Reading the input and writing the outputs, only once every line is answered, is
+``json_lines_job``'s.
 
 An item attribute expression is the WHERE part of an item filter (``functions/filters``): it is parsed as
 ``INCLUDE ItemID WHERE <expression>``, checked against the Items schema, and evaluated over the dataset
@@ -25,7 +27,6 @@ their ``|``-separated values. The matching items known to the model make the seg
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 from typing import Any
 
@@ -42,14 +43,11 @@ from functions.filters import (
 )
 from functions.filters.expression import field_refs
 from functions.protocol.errors import TailorError
-from functions.resources import lifecycle as lc
 from functions.serving.model_artifact import LoadedModel
 from functions.serving.recommender import GroupState
 from functions.serving.runtime_api import ModelCache
-from functions.stores.blobs import BlobStore, split_s3_uri
-from functions.stores.resources import ResourceStore
-from functions.workflows.batch_inference import _input_keys
-from functions.workflows.run import PENDING, RUNNING, WorkflowFailed, _set
+from functions.workflows.json_lines_job import Answer, run_json_lines_job
+from functions.workflows.run import WorkflowFailed
 
 ITEM_AFFINITY = "aws-item-affinity"
 ITEM_ATTRIBUTE_AFFINITY = "aws-item-attribute-affinity"
@@ -135,13 +133,7 @@ class Segmenter:
             )
         return known
 
-    def answer(self, line: str, n: int) -> dict[str, Any]:
-        try:
-            request = json.loads(line)
-        except json.JSONDecodeError as exc:
-            return {"input": line, "output": None, "error": f"The line is not valid JSON: {exc.msg}."}
-        if not isinstance(request, dict):
-            return {"input": request, "output": None, "error": "The line must be a JSON object."}
+    def answer(self, request: dict[str, Any], n: int) -> dict[str, Any]:
         try:
             values = request.get("filterValues")
             if values is not None and not isinstance(values, dict):
@@ -175,51 +167,21 @@ class Segmenter:
         return {"input": request, "output": output, "error": error}
 
 
-def run_batch_segment(job_arn: str) -> None:
-    job = _set(job_arn, lc.CREATE_IN_PROGRESS, expect=PENDING)
-    store = ResourceStore()
-    version = store.get(job["solutionVersionArn"], lc.SOLUTION_VERSION)
-    expression = None
-    if job.get("filterArn"):
-        flt = store.find(job["filterArn"])
-        if flt is None:
-            raise WorkflowFailed(f"Filter {job['filterArn']} was deleted before the job ran.")
-        expression = flt["filterExpression"]
-    try:
-        bucket, keys = _input_keys(job["jobInput"]["s3DataSource"]["path"])
-        out_bucket, out_prefix = split_s3_uri(job["jobOutput"]["s3DataDestination"]["path"])
-    except ValueError as exc:
-        raise WorkflowFailed(str(exc)) from exc
-    blobs = BlobStore()
-    texts: list[tuple[str, list[str]]] = []
-    for key in keys:
-        try:
-            text = blobs.get(bucket, key).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise WorkflowFailed(f"s3://{bucket}/{key} is not UTF-8 text: {exc}.") from exc
-        except Exception as exc:  # noqa: BLE001 - any S3 failure is the user's to fix (permissions, region)
-            raise WorkflowFailed(f"Could not read s3://{bucket}/{key}: {exc}") from exc
-        texts.append((key, [line for line in text.splitlines() if line.strip()]))
+def _prepare(
+    job: dict[str, Any], version: dict[str, Any], filter_expression: str | None, line_count: int
+) -> Answer:
     model = ModelCache._load(version["solutionVersionArn"])
     limit = MAX_LINES.get(model.recipe)
-    total = sum(len(lines) for _, lines in texts)
-    if limit is not None and total > limit:
+    if limit is not None and line_count > limit:
         what = "queries" if model.recipe == ITEM_ATTRIBUTE_AFFINITY else "items"
         raise WorkflowFailed(
-            f"The input has {total} lines; a {model.recipe} batch segment job takes at most {limit} {what}. "
-            "Split the input over several jobs."
+            f"The input has {line_count} lines; a {model.recipe} batch segment job takes at most {limit} "
+            f"{what}. Split the input over several jobs."
         )
-    segmenter = Segmenter(model, version["datasetGroupArn"], expression)
-    outputs: list[tuple[str, bytes]] = []
-    for key, lines in texts:
-        answered = [json.dumps(segmenter.answer(line, int(job["numResults"]))) for line in lines]
-        name = posixpath.basename(key) + ".out"
-        target = posixpath.join(out_prefix, name) if out_prefix else name
-        outputs.append((target, ("\n".join(answered) + "\n").encode()))
-    _set(job_arn, lc.CREATE_IN_PROGRESS, expect=RUNNING)  # a deleted job must not write
-    for target, body in outputs:
-        try:
-            blobs.put(out_bucket, target, body)
-        except Exception as exc:  # noqa: BLE001
-            raise WorkflowFailed(f"Could not write s3://{out_bucket}/{target}: {exc}") from exc
-    _set(job_arn, lc.ACTIVE, expect=RUNNING)
+    segmenter = Segmenter(model, version["datasetGroupArn"], filter_expression)
+    n = int(job["numResults"])
+    return lambda request: segmenter.answer(request, n)
+
+
+def run_batch_segment(job_arn: str) -> None:
+    run_json_lines_job(job_arn, _prepare)
