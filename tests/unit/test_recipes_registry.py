@@ -198,3 +198,22 @@ def test_string_hyperparameters_accept_only_documented_values() -> None:
         coldstart.parse_hyperparameters({"cold_start_relative_from": "yesterday"})
     with pytest.raises(HyperparameterError, match=r"\[1, "):
         coldstart.parse_hyperparameters({"cold_start_max_interactions": "0"})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in recipe_names()
+        if "min_user_history_length_percentile" in get_recipe(n).hyperparameters_class.defaults_as_strings()
+    ],
+)
+def test_history_percentiles_must_be_ordered(name: str) -> None:
+    recipe = get_recipe(name)
+    with pytest.raises(HyperparameterError, match="must not exceed"):
+        recipe.parse_hyperparameters(
+            {"min_user_history_length_percentile": "0.9", "max_user_history_length_percentile": "0.5"}
+        )
+    recipe.parse_hyperparameters(
+        {"min_user_history_length_percentile": "0.5", "max_user_history_length_percentile": "0.5"}
+    )

@@ -57,7 +57,19 @@ def _format(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    """Base of every recipe's hyperparameter dataclass (fields declared with ``hyperparameter``)."""
+    """Base of every recipe's hyperparameter dataclass (fields declared with ``hyperparameter``).
+
+    A subclass that adds its own ``__post_init__`` checks calls ``super().__post_init__()``.
+    """
+
+    def __post_init__(self) -> None:
+        # Personalize's pair of history-length percentiles, declared by every recipe that filters users.
+        low = getattr(self, "min_user_history_length_percentile", None)
+        high = getattr(self, "max_user_history_length_percentile", None)
+        if low is not None and high is not None and low > high:
+            raise ValueError(
+                "min_user_history_length_percentile must not exceed max_user_history_length_percentile."
+            )
 
     @classmethod
     def from_strings(cls, raw: Mapping[str, Any], recipe: str = "") -> Self:

@@ -52,12 +52,6 @@ class FfnnHyperparameters(Hyperparameters):
         True, doc="Start item embeddings from the SVD of the co-occurrence (Tailor)."
     )
 
-    def __post_init__(self) -> None:
-        if self.min_user_history_length_percentile > self.max_user_history_length_percentile:
-            raise ValueError(
-                "min_user_history_length_percentile must not exceed max_user_history_length_percentile."
-            )
-
 
 class FfnnRecipe(NeuralSequenceRecipe):
     name = "aws-ffnn"

@@ -40,13 +40,6 @@ _SECONDS_PER_DAY = 86_400.0
 _RELATIVE_FROM = ("latestItem", "currentTime")
 
 
-def _check_percentiles(hp: Any) -> None:
-    if hp.min_user_history_length_percentile > hp.max_user_history_length_percentile:
-        raise ValueError(
-            "min_user_history_length_percentile must not exceed max_user_history_length_percentile."
-        )
-
-
 @dataclass(frozen=True)
 class HrnnHyperparameters(Hyperparameters):
     hidden_dimension: int = hyperparameter(43, low=32, high=256, doc="Hidden variables (GRU units).")
@@ -75,9 +68,6 @@ class HrnnHyperparameters(Hyperparameters):
     cooccurrence_init: bool = hyperparameter(
         True, doc="Start item id embeddings from the SVD of the co-occurrence (Tailor)."
     )
-
-    def __post_init__(self) -> None:
-        _check_percentiles(self)
 
 
 @dataclass(frozen=True)

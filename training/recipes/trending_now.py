@@ -67,6 +67,7 @@ class TrendingNowHyperparameters(Hyperparameters):
     )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.trend_discovery_frequency not in FREQUENCIES:
             raise ValueError(
                 "trend_discovery_frequency must be one of "

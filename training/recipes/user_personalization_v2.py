@@ -61,7 +61,7 @@ from training.recipes.base import (
     hyperparameter,
     top_k_unseen_chunked,
 )
-from training.recipes.item_item import ease_term, with_item_item
+from training.recipes.item_item import ItemItemHyperparameters, item_item_terms, with_item_item
 from training.recipes.sequence_training import fit_next_item
 from training.recipes.user_personalization import (
     build_windows,
@@ -78,7 +78,7 @@ _MASKED = -1e4
 
 
 @dataclass(frozen=True)
-class UserPersonalizationV2Hyperparameters(Hyperparameters):
+class UserPersonalizationV2Hyperparameters(ItemItemHyperparameters):
     apply_recency_bias: bool = hyperparameter(
         True, tunable=False, doc="Give more weight to the most recent interactions in training."
     )
@@ -107,24 +107,9 @@ class UserPersonalizationV2Hyperparameters(Hyperparameters):
     cooccurrence_init: bool = hyperparameter(
         True, doc="Start item embeddings from the SVD of the co-occurrence (Tailor)."
     )
-    item_item_weight: float = hyperparameter(
-        8.0, low=0.0, high=100.0, doc="Weight of the EASE item-to-item term in the scores; 0 = off (Tailor)."
-    )
-    item_item_decay: float = hyperparameter(
-        0.85, low=0.0, high=1.0, doc="Item-to-item term: weight of each older history item (Tailor)."
-    )
-    item_item_neighbors: int = hyperparameter(
-        200, low=1, high=1000, tunable=False, doc="Item-to-item term: neighbours kept per item (Tailor)."
-    )
-    item_item_l2: float = hyperparameter(
-        200.0, low=1.0, high=10000.0, doc="Item-to-item term: EASE's L2 regularisation (Tailor)."
-    )
 
     def __post_init__(self) -> None:
-        if self.min_user_history_length_percentile > self.max_user_history_length_percentile:
-            raise ValueError(
-                "min_user_history_length_percentile must not exceed max_user_history_length_percentile."
-            )
+        super().__post_init__()
         if self.hidden_dimension % self.num_heads:
             raise ValueError(
                 f"hidden_dimension ({self.hidden_dimension}) must be a multiple of "
@@ -232,10 +217,10 @@ class UserPersonalizationV2Recipe(Recipe):
 
     def served(self) -> Any:
         """The module the runtime runs (and ``scores`` evaluates): the transformer plus the item-to-item
-        term (see ``training.recipes.item_item``)."""
+        terms (see ``training.recipes.item_item``)."""
         if self.item_item is None:
             return self.model
-        return with_item_item(self.model, self.item_item, self.hyperparameters.item_item_weight)
+        return with_item_item(self.model, self.item_item)
 
     def _sequences(self, data: Interactions) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Collapsed histories of 2+ steps and the loss weight of each step."""
@@ -275,10 +260,7 @@ class UserPersonalizationV2Recipe(Recipe):
         if init is not None:
             # The embedding is multiplied by sqrt(d) on input: start the input at the SVD's scale.
             init = init / math.sqrt(hp.hidden_dimension)
-        self.item_item = None
-        if hp.item_item_weight > 0:
-            term = ease_term(used, hp.item_item_neighbors, hp.item_item_l2, length, hp.item_item_decay)
-            self.item_item = term.to(device)
+        self.item_item = item_item_terms(used, hp, length, device)
         self.model = _build_model(self.n_items, length, hp, init).to(device)
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay

@@ -1,0 +1,78 @@
+"""The item-to-item tables: distance-weighted co-occurrence against a brute-force count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.data import Interactions, from_records
+from training.recipes.item_item import (
+    ItemItemHyperparameters,
+    cooccurrence_neighbors,
+    item_item_terms,
+)
+
+
+def _data(histories: list[list[str]]) -> Interactions:
+    users, items, stamps = [], [], []
+    for u, history in enumerate(histories):
+        for t, item in enumerate(history):
+            users.append(f"u{u}")
+            items.append(item)
+            stamps.append(float(t))
+    return from_records(users, items, stamps)
+
+
+def _brute_force(data: Interactions, decay: float, discount: float, min_users: int) -> np.ndarray:
+    n = data.n_items
+    weighted = np.zeros((n, n))
+    common = np.zeros((n, n))
+    for history in data.histories():
+        _, first = np.unique(history, return_index=True)
+        order = history[np.sort(first)]
+        for a in range(len(order)):
+            for b in range(len(order)):
+                if a != b:
+                    weighted[order[a], order[b]] += decay ** (abs(a - b) - 1)
+                    common[order[a], order[b]] += 1
+    users = np.bincount(np.unique(data.item * data.n_users + data.user) // data.n_users, minlength=n)
+    sim = weighted / (np.outer(users, users).astype(float) ** discount)
+    sim[common < max(min_users, 1)] = 0.0
+    return sim
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.5, 0.95])
+def test_distance_weighted_counts_match_a_brute_force_count(decay: float) -> None:
+    rng = np.random.default_rng(3)
+    histories = [[f"i{x}" for x in rng.integers(0, 12, size=rng.integers(2, 15))] for _ in range(30)]
+    data = _data(histories)
+    index, score = cooccurrence_neighbors(data, 11, 0.5, 2, distance_decay=decay)
+    expected = _brute_force(data, decay, 0.5, 2)
+    for item in range(data.n_items):
+        valid = index[item] >= 0
+        got = dict(zip(index[item][valid].tolist(), score[item][valid].tolist(), strict=True))
+        want = {j: s for j, s in enumerate(expected[item]) if s > 0}
+        assert got.keys() == want.keys()
+        for j, s in want.items():
+            assert got[j] == pytest.approx(s, rel=1e-5)
+
+
+def test_items_close_in_histories_outrank_items_far_apart() -> None:
+    # Every user has a and b next to each other and c twenty items away: the plain count ties b and c.
+    filler = [f"f{k}" for k in range(20)]
+    data = _data([["a", "b", *filler, "c"] for _ in range(5)])
+    a, b, c = (data.item_ids.index(x) for x in ("a", "b", "c"))
+    plain_index, plain_score = cooccurrence_neighbors(data, 22, 0.5, 1, distance_decay=1.0)
+    plain = dict(zip(plain_index[a].tolist(), plain_score[a].tolist(), strict=True))
+    assert plain[b] == plain[c]
+    index, score = cooccurrence_neighbors(data, 22, 0.5, 1, distance_decay=0.9)
+    weighted = dict(zip(index[a].tolist(), score[a].tolist(), strict=True))
+    assert index[a][0] == b
+    # b is 1 item after a, c 22 items after it: c's pairs count 0.9 ** 21 of b's.
+    assert weighted[c] == pytest.approx(weighted[b] * 0.9**21, rel=1e-5)
+
+
+def test_item_item_terms_is_none_when_both_weights_are_zero() -> None:
+    data = _data([["a", "b", "c"], ["a", "b"], ["b", "c"]])
+    off = ItemItemHyperparameters(item_item_weight=0.0, cooccurrence_weight=0.0)
+    assert item_item_terms(data, off, 4, "cpu") is None
