@@ -71,6 +71,9 @@ def _inputs(captured: Captured, batch: int, n_items: int, rng: np.random.Generat
     for spec in captured.contract.inputs:
         sample = captured.sample_inputs[spec.name]
         shape = (batch, *sample.shape[1:])
+        if spec.name == "user_index":  # 0 = unknown user, 1..n = the model's users; not items
+            out[spec.name] = rng.integers(0, int(sample.max()) + 1, size=shape).astype(np.int64)
+            continue
         low = 1 if spec.name == "item_sequence" else 0
         out[spec.name] = rng.integers(low, n_items + low, size=shape).astype(np.int64)
     return out

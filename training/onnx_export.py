@@ -1,11 +1,11 @@
 """ONNX export against a declared contract, published only after a parity check.
 
-Each recipe declares which contract its graph implements (``sequence_scores``, ``item_neighbors``,
-``action_propensity`` or ``user_affinity``, see ``training/ARTIFACT.md``). ``export_and_verify`` exports
-with the pinned opset, checks that the graph has exactly the declared inputs and outputs, runs it in
-onnxruntime on sample inputs (the full sample batch and a batch of one, so the dynamic batch axis is
-exercised) and compares with PyTorch: float outputs within ``atol``, integer outputs exactly. Any
-difference raises ``ExportParityError``; an export counts only after this passes.
+Each recipe declares which contract its graph implements (``sequence_scores``, ``user_sequence_scores``,
+``item_neighbors``, ``action_propensity`` or ``user_affinity``, see ``training/ARTIFACT.md``).
+``export_and_verify`` exports with the pinned opset, checks that the graph has exactly the declared inputs
+and outputs, runs it in onnxruntime on sample inputs (the full sample batch and a batch of one, so the
+dynamic batch axis is exercised) and compares with PyTorch: float outputs within ``atol``, integer outputs
+exactly. Any difference raises ``ExportParityError``; an export counts only after this passes.
 
 torch is imported inside the functions so that importing this module (for the contract declarations)
 stays cheap.
@@ -31,6 +31,7 @@ DEFAULT_ATOL = 1e-4
 BATCH = "batch"
 
 SEQUENCE_SCORES = "sequence_scores"
+USER_SEQUENCE_SCORES = "user_sequence_scores"
 ITEM_NEIGHBORS = "item_neighbors"
 ACTION_PROPENSITY = "action_propensity"
 USER_AFFINITY = "user_affinity"
@@ -60,6 +61,18 @@ def sequence_scores_contract(max_sequence_length: int, n_items: int) -> ExportCo
     return ExportContract(
         name=SEQUENCE_SCORES,
         inputs=(TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),),
+        outputs=(TensorSpec("scores", "float32", (BATCH, n_items)),),
+    )
+
+
+def user_sequence_scores_contract(max_sequence_length: int, n_items: int) -> ExportContract:
+    """``sequence_scores`` plus user_index: 0 = a user unknown to the model, u + 1 = ``user_ids.json[u]``."""
+    return ExportContract(
+        name=USER_SEQUENCE_SCORES,
+        inputs=(
+            TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),
+            TensorSpec("user_index", "int64", (BATCH,)),
+        ),
         outputs=(TensorSpec("scores", "float32", (BATCH, n_items)),),
     )
 

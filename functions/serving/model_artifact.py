@@ -3,7 +3,8 @@
 The runtime Lambda's model layer: numpy and onnxruntime only (no torch, nothing from ``training``), so
 the contract between the two sides is the artifact format alone (``training/ARTIFACT.md``).
 
-Scores. For ``sequence_scores`` models the graph returns one logit per catalogue item; the score of an
+Scores. For ``sequence_scores`` and ``user_sequence_scores`` models (the latter also reads the user's
+index, 0 for a user it does not know) the graph returns one logit per catalogue item; the score of an
 item is its softmax probability over the whole catalogue, as Personalize defines User-Personalization
 scores, so the scores of the returned items are in [0, 1] and sum to at most 1 (items the user has seen
 keep their share of the denominator but are never returned). Cold-start users (no known history) get the
@@ -31,10 +32,23 @@ import onnxruntime
 
 FORMAT_VERSION = 1
 SEQUENCE_SCORES = "sequence_scores"
+USER_SEQUENCE_SCORES = "user_sequence_scores"
 ITEM_NEIGHBORS = "item_neighbors"
 ACTION_PROPENSITY = "action_propensity"
 USER_AFFINITY = "user_affinity"
-CONTRACTS = (SEQUENCE_SCORES, ITEM_NEIGHBORS, ACTION_PROPENSITY, USER_AFFINITY)
+CONTRACTS = (SEQUENCE_SCORES, USER_SEQUENCE_SCORES, ITEM_NEIGHBORS, ACTION_PROPENSITY, USER_AFFINITY)
+# The contracts that score every item for a user's history (GetRecommendations, GetPersonalizedRanking).
+USER_ITEM_CONTRACTS = (SEQUENCE_SCORES, USER_SEQUENCE_SCORES)
+# The graph inputs each contract declares, in order (checked against manifest.json and the graph).
+CONTRACT_INPUTS = {
+    SEQUENCE_SCORES: ["item_sequence"],
+    USER_SEQUENCE_SCORES: ["item_sequence", "user_index"],
+    ITEM_NEIGHBORS: ["item_index"],
+    ACTION_PROPENSITY: ["item_sequence"],
+    USER_AFFINITY: ["item_index"],
+}
+USER_IDS_FILE = "user_ids.json"
+UNKNOWN_USER = 0
 # Items scored per graph call when a segment mixes many items (bounds a [chunk, n_users] block).
 SEGMENT_CHUNK = 64
 
@@ -80,6 +94,8 @@ class LoadedModel:
     users: list[str] = field(default_factory=list)
     item_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     repeat_factor: float = 1.0
+    # user_sequence_scores only (user_ids.json): user id -> the graph's user index (position + 1)
+    user_index: dict[str, int] = field(default_factory=dict)
     _takers: list[np.ndarray] | None = field(default=None, repr=False)
 
     @property
@@ -130,6 +146,18 @@ class LoadedModel:
             raise ModelArtifactError(
                 f"The ONNX graph's inputs/outputs {actual} differ from the manifest {declared}"
             )
+        expected_inputs = CONTRACT_INPUTS[manifest["contract"]]
+        if declared[0] != expected_inputs:
+            raise ModelArtifactError(
+                f"The {manifest['contract']} contract has inputs {expected_inputs}, the manifest declares "
+                f"{declared[0]}"
+            )
+        user_index: dict[str, int] = {}
+        if manifest["contract"] == USER_SEQUENCE_SCORES:
+            known = [str(user) for user in _read_json(root / USER_IDS_FILE)]
+            user_index = {user: u + 1 for u, user in enumerate(known)}
+            if len(user_index) != len(known):
+                raise ModelArtifactError(f"{USER_IDS_FILE} lists a user more than once")
         users: list[str] = []
         counts = np.zeros(0, dtype=np.int64)
         repeat_factor = 1.0
@@ -154,6 +182,7 @@ class LoadedModel:
             users=users,
             item_counts=counts,
             repeat_factor=repeat_factor,
+            user_index=user_index,
         )
 
     def history_of(self, user_id: str | None, extra_history: Sequence[str] = ()) -> np.ndarray:
@@ -188,7 +217,7 @@ class LoadedModel:
         """(score of every item, the history's item indices) for a user: the dense form of
         ``recommend_for_user`` that filters, promotions and ranking select from. Scores are softmax
         probabilities over the whole catalogue; a user with no known history gets popularity shares."""
-        if self.contract != SEQUENCE_SCORES:
+        if self.contract not in USER_ITEM_CONTRACTS:
             raise UnsupportedRequestError(
                 f"Recipe {self.recipe} recommends items for an item, not for a user"
             )
@@ -201,7 +230,11 @@ class LoadedModel:
         sequence = np.zeros((1, length), dtype=np.int64)
         tail = collapse_repeats(history)[-length:]
         sequence[0, length - len(tail) :] = tail + 1
-        logits = self.session.run(None, {"item_sequence": sequence})[0][0].astype(np.float64)
+        feed = {"item_sequence": sequence}
+        if self.contract == USER_SEQUENCE_SCORES:
+            known = self.user_index.get(user_id, UNKNOWN_USER) if user_id is not None else UNKNOWN_USER
+            feed["user_index"] = np.asarray([known], dtype=np.int64)
+        logits = self.session.run(None, feed)[0][0].astype(np.float64)
         logits -= logits.max()
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum()

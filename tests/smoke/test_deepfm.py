@@ -2,9 +2,12 @@
 
 - ring data (every user walks items i, i + 1, i + 2, ...): the next item must come first for every
   position of the ring, with and without item metadata; the ONNX export passes the parity check and the
-  served artifact (``LoadedModel``, as a campaign loads it) answers what the recipe computed;
+  served artifact (``LoadedModel``, as a campaign loads it) answers what the recipe computed, for users
+  it knows (by their index in ``user_ids.json``) and users it does not;
 - a click-through task with explicit labels (``train_pointwise``): a user who clicks items of one genre
   and skips the others gets a higher click probability for an unseen item of that genre;
+- the user field: users with the same history and opposite labels get opposite scores, an unknown user
+  the average of the two, and the exported graph reproduces all three;
 - the training entrypoint, the SageMaker way, with an ``items`` channel: a complete artifact with the
   shared offline metrics, whose recommendations stay in the user's cluster.
 """
@@ -23,6 +26,7 @@ from tests.smoke.test_more_recipes import RING, _genres, _ring_data, _write_item
 from training.artifact import write_artifact
 from training.errors import HyperparameterError
 from training.item_metadata import ItemMetadata
+from training.onnx_export import export_and_verify, user_sequence_scores_contract
 from training.recipes import RECIPES, get_recipe
 from training.recipes.deepfm import DeepFmRecipe, PointwiseRows, build_model, train_pointwise
 from training.recipes.user_personalization import model_input
@@ -50,11 +54,20 @@ def test_deepfm_learns_the_next_item_and_serves_what_it_computed(metadata: bool,
     assert _next_item_hits(recipe) >= RING - 1
 
     export = recipe.export(tmp_path)
-    assert export.contract.name == "sequence_scores" and export.max_sequence_length == 8
+    assert export.contract.name == "user_sequence_scores" and export.max_sequence_length == 8
+    assert [spec.name for spec in export.contract.inputs] == ["item_sequence", "user_index"]
     assert export.parity.max_abs_diff <= export.parity.atol
     write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
+    assert json.loads((tmp_path / "user_ids.json").read_text(encoding="utf-8")) == data.user_ids
     model = LoadedModel.load(str(tmp_path))
-    for start in (0, 17, 33):
+    for user in (0, 41, 79):  # known users: the served scores are the recipe's for that user index
+        user_id = data.user_ids[user]
+        history = data.history(user)
+        logits = recipe.scores([history], recipe.user_indices([user_id]))[0]
+        scores, _ = model.user_scores(user_id, [])
+        want = np.exp(logits - logits.max())
+        np.testing.assert_allclose(scores, want / want.sum(), atol=1e-5)
+    for start in (0, 17, 33):  # unknown users with a live history: the recipe's unknown-user scores
         history = np.array([(start + step) % RING for step in range(5)])
         ids = [data.item_ids[i] for i in history]
         expected = [data.item_ids[i] for i in recipe.recommend([history], 10)[0]]
@@ -82,7 +95,7 @@ def test_deepfm_click_probability_follows_the_genre_a_user_clicks() -> None:
         model_input(sequences, 4), np.asarray(items, dtype=np.int64), np.asarray(labels, dtype=np.float32)
     )
     metadata = ItemMetadata.from_columns([str(i) for i in range(n_items)], {"GENRE": [str(g) for g in genre]})
-    model = build_model(n_items, 16, 32, 0.0, metadata.features([str(i) for i in range(n_items)]))
+    model = build_model(n_items, 0, 16, 32, 0.0, metadata.features([str(i) for i in range(n_items)]))
     train_pointwise(
         model, rows, n_items, epochs=6, learning_rate=0.01, batch_size=64,
         negative_samples=1, weight_decay=0.0, seed=1,
@@ -93,13 +106,54 @@ def test_deepfm_click_probability_follows_the_genre_a_user_clicks() -> None:
     for liked in range(genres):
         history = np.flatnonzero(genre == liked)[:3]
         with torch.no_grad():
-            probability = torch.sigmoid(model(torch.from_numpy(model_input([history], 4))))[0].numpy()
+            unknown = torch.zeros(1, dtype=torch.int64)
+            probability = torch.sigmoid(model(torch.from_numpy(model_input([history], 4)), unknown))[
+                0
+            ].numpy()
         unseen = np.setdiff1d(np.arange(n_items), history)
         mine = probability[unseen][genre[unseen] == liked]
         other = probability[unseen][genre[unseen] != liked]
         correct += int(mine.min() > other.max())
         assert mine.mean() > 0.8 and other.mean() < 0.2
     assert correct == genres
+
+
+def test_deepfm_user_field_separates_users_with_one_history(tmp_path: Path) -> None:
+    """Even users click everything, odd users nothing, all with the same history: only the user id tells
+    them apart. The unknown user (index 0, trained on the dropped rows of both) lands in between."""
+    import torch
+
+    n_items, n_users, history = 20, 20, np.array([0, 1, 2])
+    rng = np.random.default_rng(0)
+    users, items, labels = [], [], []
+    for user in range(1, n_users + 1):
+        for item in rng.choice(np.arange(3, n_items), size=12, replace=False):
+            users.append(user)
+            items.append(item)
+            labels.append(float(user % 2 == 0))
+    rows = PointwiseRows(
+        model_input([history] * len(items), 4),
+        np.asarray(items, dtype=np.int64),
+        np.asarray(labels, dtype=np.float32),
+        np.asarray(users, dtype=np.int64),
+    )
+    model = build_model(n_items, n_users, 8, 16, 0.0)
+    train_pointwise(
+        model, rows, n_items, epochs=30, learning_rate=0.02, batch_size=32,
+        negative_samples=1, weight_decay=0.0, seed=2, user_id_dropout=0.3,
+    )  # fmt: skip
+    sequence = torch.from_numpy(model_input([history] * 3, 4))
+    who = torch.tensor([2, 1, 0])  # a clicker, a skipper, a user the model does not know
+    with torch.no_grad():
+        probability = torch.sigmoid(model(sequence, who)).numpy()[:, 3:].mean(axis=1)
+    clicker, skipper, unknown = probability
+    assert clicker > 0.9 and skipper < 0.1, probability
+    assert 0.25 < unknown < 0.75, probability
+
+    contract = user_sequence_scores_contract(4, n_items)
+    sample = {"item_sequence": sequence.numpy(), "user_index": who.numpy()}
+    parity = export_and_verify(model, contract, sample, tmp_path / "model.onnx")
+    assert parity.max_abs_diff <= parity.atol
 
 
 def test_deepfm_is_in_the_catalogue_with_its_hyperparameters() -> None:
@@ -112,6 +166,10 @@ def test_deepfm_is_in_the_catalogue_with_its_hyperparameters() -> None:
         "type": "integer", "min": 4, "max": 256, "values": None, "tunable": True,
     }  # fmt: skip
     assert info.hyperparameter_ranges["history_length"]["tunable"] is False
+    assert info.default_hyperparameters["user_id_dropout"] == "0.1"
+    assert info.hyperparameter_ranges["user_id_dropout"] == {
+        "type": "continuous", "min": 0.0, "max": 1.0, "values": None, "tunable": True,
+    }  # fmt: skip
     with pytest.raises(HyperparameterError, match="negative_samples"):
         DeepFmRecipe.parse_hyperparameters({"negative_samples": "0"})
     with pytest.raises(HyperparameterError, match="Unknown hyperparameter 'hidden_units'"):
@@ -133,8 +191,11 @@ def test_entrypoint_trains_deepfm_with_an_items_channel(tmp_path: Path, syntheti
     )
     assert result.returncode == 0, f"{result.failure}\n{result.stderr[-3000:]}"
     manifest = json.loads((result.model_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["recipe"] == "aws-deepfm" and manifest["contract"] == "sequence_scores"
-    assert manifest["inputs"] == [{"name": "item_sequence", "dtype": "int64", "shape": ["batch", 20]}]
+    assert manifest["recipe"] == "aws-deepfm" and manifest["contract"] == "user_sequence_scores"
+    assert manifest["inputs"] == [
+        {"name": "item_sequence", "dtype": "int64", "shape": ["batch", 20]},
+        {"name": "user_index", "dtype": "int64", "shape": ["batch"]},
+    ]
     assert manifest["outputs"][0]["shape"] == ["batch", 150]
     assert manifest["parity"]["max_abs_diff"] <= manifest["parity"]["atol"]
     metrics = json.loads((result.model_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -146,3 +207,12 @@ def test_entrypoint_trains_deepfm_with_an_items_channel(tmp_path: Path, syntheti
             in_cluster += synthetic.cluster_of_item[item] == synthetic.cluster_of_user[user]
             total += 1
     assert in_cluster >= 0.8 * total, f"{in_cluster}/{total} recommendations in the user's cluster"
+    # A user the model never saw, with live events of one cluster's items: scored by the graph (index 0).
+    user = sorted(synthetic.cluster_of_user)[0]
+    cluster = synthetic.cluster_of_user[user]
+    events = [
+        item for item in sorted(synthetic.cluster_of_item) if synthetic.cluster_of_item[item] == cluster
+    ][:5]
+    recommended = model.recommend_for_user("someone-new", events, 5)
+    assert len(recommended) == 5 and not {item for item, _ in recommended} & set(events)
+    assert sum(synthetic.cluster_of_item[item] == cluster for item, _ in recommended) >= 4

@@ -1,37 +1,46 @@
-"""aws-deepfm: a factorization machine plus a deep network (DeepFM, Guo et al. 2017) over the user's
-history, their latest item and the candidate item with its metadata.
+"""aws-deepfm: a factorization machine plus a deep network (DeepFM, Guo et al. 2017) over the user's id,
+their history, their latest item and the candidate item with its metadata.
 
 Amazon Personalize has no DeepFM recipe page; the name and the hyperparameters below are Tailor's own,
 named in Personalize's style and marked "(Tailor)".
 
-Fields. DeepFM scores a (user, item) pair from one embedding per field. The runtime feeds a graph only
-the user's item sequence (``sequence_scores`` contract, ``training/ARTIFACT.md``), so the user side is
-read from the history, not from a user id: the mean of the history's item embeddings (the bag: what the
-user likes, SVD++-style) and the latest item's embedding (what they are doing now). The item side is the
-candidate's id embedding and, with the Items dataset, its metadata embedding (mean of its categorical and
-textual token embeddings plus a linear map of its numerical fields). Users-dataset and request-context
-features are not fields: the runtime hands the graph neither (it accepts and validates ``context`` only).
+Fields. DeepFM scores a (user, item) pair from one embedding per field. The graph gets the user's index
+and item sequence (``user_sequence_scores`` contract, ``training/ARTIFACT.md``). The user side has three
+fields: the user id's embedding (what the history cannot say, e.g. how generous this user's ratings are),
+the mean of the history's item embeddings (the bag: what the user likes, SVD++-style) and the latest
+item's embedding (what they are doing now). The item side is the candidate's id embedding and, with the
+Items dataset, its metadata embedding (mean of its categorical and textual token embeddings plus a linear
+map of its numerical fields). Users-dataset and request-context features are not fields: the runtime
+hands the graph neither (it accepts and validates ``context`` only).
 
-Score for history h and item i (the logit of "h interacts with i"):
+User index 0 is "a user the model does not know": new users, users the percentile filter dropped, and
+the offline evaluation's held-out users (``recommend`` and ``scores`` without user indices). Training
+replaces the user by index 0 on a random ``user_id_dropout`` share of its rows each epoch, so row 0 learns
+the average user and those users are scored from their history alone.
 
-    first order  w0 + b_bag(h) + b_last(h) + b_item(i) + b_meta(i)
-    FM           sum over field pairs <v_a, v_b> = <bag, last> + <item, meta> + <bag + last, item + meta>
-    deep         MLP([bag ; last ; item ; meta]) with two ReLU layers
+Score for user u with history h and item i (the logit of "u interacts with i"):
+
+    first order  w0 + b_user(u) + b_bag(h) + b_last(h) + b_item(i) + b_meta(i)
+    FM           sum over field pairs <v_a, v_b> = <user, bag> + <user, last> + <bag, last> + <item, meta>
+                 + <user + bag + last, item + meta>
+    deep         MLP([user ; bag ; last ; item ; meta]) with two ReLU layers
 
 The pair term splits into user and item halves plus one dot product, and the MLP's first layer is a sum
 of a user half and an item half, so scoring all items for a batch of users costs one [B, N, H] activation
-rather than N separate forward passes; that is the exported graph (``item_sequence`` -> ``scores``).
+rather than N separate forward passes; that is the exported graph (``item_sequence``, ``user_index`` ->
+``scores``).
 
 Training is pointwise, as DeepFM is a click-through model: binary cross-entropy of each observed next item
 (label 1) against ``negative_samples`` items drawn uniformly per positive (label 0), with the history
-before that interaction as the user side. ``train_pointwise`` takes explicit (history, item, label) rows
-as well, which is how ``bench/recbole_compare.py`` trains it on MovieLens ratings as a CTR task.
+before that interaction as the user side. ``train_pointwise`` takes explicit (user, history, item, label)
+rows as well, which is how ``bench/recbole_compare.py`` trains it on MovieLens ratings as a CTR task.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,7 +49,7 @@ import numpy as np
 from training.data import Interactions
 from training.errors import TrainingDataError
 from training.item_metadata import ItemFeatures, ItemMetadata
-from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
+from training.onnx_export import USER_SEQUENCE_SCORES, export_and_verify, user_sequence_scores_contract
 from training.recipes.base import (
     SCORE_CHUNK,
     EpochCallback,
@@ -61,6 +70,9 @@ if TYPE_CHECKING:
 _MIN_STEPS_PER_EPOCH = 20
 # Largest [users x items x hidden] deep-part activation materialised when scoring the whole catalogue.
 _ACTIVATION_BUDGET = 16_000_000
+# The artifact's list of the users the graph knows (training/ARTIFACT.md): user index u + 1 is entry u.
+USER_IDS_FILE = "user_ids.json"
+UNKNOWN_USER = 0
 
 
 @dataclass(frozen=True)
@@ -90,18 +102,22 @@ class DeepFmHyperparameters(Hyperparameters):
     l2_regularization: float = hyperparameter(
         1e-6, low=0.0, high=0.1, doc="Adam weight decay on every parameter (Tailor)."
     )
-
-    def __post_init__(self) -> None:
-        if self.min_user_history_length_percentile > self.max_user_history_length_percentile:
-            raise ValueError(
-                "min_user_history_length_percentile must not exceed max_user_history_length_percentile."
-            )
+    user_id_dropout: float = hyperparameter(
+        0.1,
+        low=0.0,
+        high=1.0,
+        doc=(
+            "Share of training interactions (redrawn each epoch) scored as if the user were unknown, so that "
+            "users absent from training get the average user's field; 1.0 ignores user ids (Tailor)."
+        ),
+    )
 
 
 def build_model(
-    n_items: int, dim: int, hidden: int, dropout: float, features: ItemFeatures | None = None
+    n_items: int, n_users: int, dim: int, hidden: int, dropout: float, features: ItemFeatures | None = None
 ) -> Any:
-    """The DeepFM module: ``pair_logits(sequence, items)`` for training, ``forward(sequence)`` for serving."""
+    """The DeepFM module: ``pair_logits(sequence, users, items)`` for training, ``forward(sequence, users)``
+    for serving; user index 0 is the unknown user, 1..``n_users`` the known ones."""
     import torch
     from torch import nn
 
@@ -117,9 +133,13 @@ def build_model(
             self.candidate = nn.Embedding(n_items, dim)
             self.candidate_bias = nn.Parameter(torch.zeros(n_items))
             self.global_bias = nn.Parameter(torch.zeros(()))
-            for table in (self.context, self.candidate):
+            # Row 0 is not padding: it is the unknown user, trained on the rows whose user was dropped.
+            self.user = nn.Embedding(n_users + 1, dim)
+            self.user_bias = nn.Embedding(n_users + 1, 1)
+            for table in (self.context, self.candidate, self.user):
                 nn.init.normal_(table.weight, std=0.05)
             nn.init.zeros_(self.context_bias.weight)
+            nn.init.zeros_(self.user_bias.weight)
             with torch.no_grad():
                 self.context.weight[0].zero_()
             if use_metadata:
@@ -132,15 +152,17 @@ def build_model(
                     self.token_embedding.weight[0].zero_()
                 self.numeric_map = nn.Linear(max(features.n_numeric, 1), dim + 1, bias=False)
             fields = 4 if use_metadata else 3
-            self.user_layer = nn.Linear(2 * dim, hidden)
+            self.user_layer = nn.Linear(3 * dim, hidden)
             self.item_layer = nn.Linear((fields - 2) * dim, hidden, bias=False)
             self.deep = nn.Sequential(
                 nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout)
             )
             self.deep_out = nn.Linear(hidden, 1)
 
-        def user_side(self, sequence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            """(field vectors [B, 2, D], first-order + within-user pair term [B], deep half [B, H])."""
+        def user_side(
+            self, sequence: torch.Tensor, users: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            """(field vectors [B, 3, D], first-order + within-user pair terms [B], deep half [B, H])."""
             present = (sequence > 0).to(self.context.weight.dtype)
             count = present.sum(dim=1, keepdim=True).clamp(min=1.0)
             bag = (self.context(sequence) * present[..., None]).sum(dim=1) / count
@@ -148,9 +170,11 @@ def build_model(
             latest = sequence[:, -1]
             last = self.context(latest)
             last_bias = self.context_bias(latest)[:, 1]
-            constant = self.global_bias + bag_bias + last_bias + (bag * last).sum(dim=1)
-            deep = self.user_layer(torch.cat([bag, last], dim=1))
-            return torch.stack([bag, last], dim=1), constant, deep
+            person = self.user(users)
+            pairs = (bag * last).sum(dim=1) + (person * (bag + last)).sum(dim=1)
+            constant = self.global_bias + self.user_bias(users)[:, 0] + bag_bias + last_bias + pairs
+            deep = self.user_layer(torch.cat([person, bag, last], dim=1))
+            return torch.stack([person, bag, last], dim=1), constant, deep
 
         def item_side(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             """For item indices of any shape S: (field sum [*S, D], constant [*S], deep half [*S, H])."""
@@ -181,36 +205,56 @@ def build_model(
             deep = self.deep_out(hidden)[..., 0]
             return user_constant[:, None] + item_constant + cross + deep
 
-        def pair_logits(self, sequence: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-            """sequence [B, L] (item + 1, left-padded), items [B, K] item indices -> logits [B, K]."""
-            return self.combine(self.user_side(sequence), self.item_side(items))
+        def pair_logits(
+            self, sequence: torch.Tensor, users: torch.Tensor, items: torch.Tensor
+        ) -> torch.Tensor:
+            """sequence [B, L] (item + 1, left-padded), users [B], items [B, K] item indices -> logits
+            [B, K]."""
+            return self.combine(self.user_side(sequence, users), self.item_side(items))
 
-        def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
+        def forward(self, item_sequence: torch.Tensor, user_index: torch.Tensor) -> torch.Tensor:
             everything = torch.arange(n_items, device=item_sequence.device)[None, :]
-            return self.combine(self.user_side(item_sequence), self.item_side(everything))
+            return self.combine(self.user_side(item_sequence, user_index), self.item_side(everything))
 
     return DeepFm()
 
 
 @dataclass(frozen=True)
 class PointwiseRows:
-    """Labelled (history, item) rows: the user side as the model input and the candidate item."""
+    """Labelled (user, history, item) rows: the user side as the model input and the candidate item."""
 
     sequences: np.ndarray  # int64 [M, L], item + 1, 0 = left padding
     items: np.ndarray  # int64 [M]
     labels: np.ndarray | None  # float32 [M]; None = all positives, negatives drawn per epoch
+    users: np.ndarray | None = None  # int64 [M] user index (0 = unknown, u + 1 = u-th user); None = all 0
 
 
-def next_item_rows(histories: Sequence[np.ndarray], length: int) -> PointwiseRows:
-    """Every step after a user's first as a positive, with the ``length`` items before it as the user side."""
+def next_item_rows(histories: Sequence[np.ndarray], length: int) -> tuple[PointwiseRows, np.ndarray]:
+    """Every step after a user's first as a positive, with the ``length`` items before it as the user side.
+
+    Users are numbered 1, 2, ... in the order of ``histories``, counting only those with a row (a user
+    without one would have an untrained embedding, so the model treats them as unknown); the second value
+    holds the positions in ``histories`` of users 1, 2, ..."""
     sequences: list[np.ndarray] = []
     items: list[int] = []
-    for history in histories:
+    users: list[int] = []
+    owners: list[int] = []
+    for position, history in enumerate(histories):
         steps = collapse_repeats(np.asarray(history, dtype=np.int64))
+        if len(steps) < 2:
+            continue
+        owners.append(position)
         for t in range(1, len(steps)):
             sequences.append(steps[max(0, t - length) : t])
             items.append(int(steps[t]))
-    return PointwiseRows(model_input(sequences, length), np.asarray(items, dtype=np.int64), None)
+            users.append(len(owners))
+    rows = PointwiseRows(
+        model_input(sequences, length),
+        np.asarray(items, dtype=np.int64),
+        None,
+        np.asarray(users, dtype=np.int64),
+    )
+    return rows, np.asarray(owners, dtype=np.int64)
 
 
 def train_pointwise(
@@ -224,10 +268,13 @@ def train_pointwise(
     negative_samples: int,
     weight_decay: float,
     seed: int,
+    user_id_dropout: float = 0.0,
     device: str = "cpu",
     on_epoch: EpochCallback | None = None,
 ) -> None:
-    """Binary cross-entropy on ``rows``: explicit labels, or positives plus uniformly drawn negatives."""
+    """Binary cross-entropy on ``rows``: explicit labels, or positives plus uniformly drawn negatives.
+
+    Each epoch a fresh ``user_id_dropout`` share of the rows is scored with the unknown user's index."""
     import torch
 
     torch.manual_seed(seed)
@@ -239,6 +286,8 @@ def train_pointwise(
         raise TrainingDataError("DeepFM found no interaction with a history before it to learn from.")
     sequences = torch.from_numpy(rows.sequences)
     items = torch.from_numpy(rows.items)
+    row_users = np.zeros(n_rows, dtype=np.int64) if rows.users is None else rows.users
+    users = torch.from_numpy(row_users)
     labels = None if rows.labels is None else torch.from_numpy(rows.labels.astype(np.float32))
     loss_function = torch.nn.BCEWithLogitsLoss()
     for epoch in range(1, epochs + 1):
@@ -248,6 +297,11 @@ def train_pointwise(
         for start in range(0, n_rows, batch_size):
             batch = order[start : start + batch_size]
             x = sequences[batch].to(device)
+            u = users[batch]
+            if user_id_dropout > 0.0:
+                dropped = torch.from_numpy(rng.random(len(batch)) < user_id_dropout)
+                u = u.masked_fill(dropped, UNKNOWN_USER)
+            u = u.to(device)
             if labels is None:
                 drawn = torch.from_numpy(rng.integers(0, n_items, size=(len(batch), negative_samples)))
                 candidates = torch.cat([items[batch][:, None], drawn], dim=1).to(device)
@@ -257,7 +311,7 @@ def train_pointwise(
                 candidates = items[batch][:, None].to(device)
                 targets = labels[batch][:, None].to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_function(model.pair_logits(x, candidates), targets)
+            loss = loss_function(model.pair_logits(x, u, candidates), targets)
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
@@ -268,7 +322,9 @@ def train_pointwise(
     model.eval()
 
 
-def catalogue_logits(model: Any, sequences: np.ndarray, n_items: int, hidden: int, device: str) -> np.ndarray:
+def catalogue_logits(
+    model: Any, sequences: np.ndarray, users: np.ndarray, n_items: int, hidden: int, device: str
+) -> np.ndarray:
     """Logits [B, n_items] for model inputs, in user chunks that bound the deep part's activation."""
     import torch
 
@@ -278,7 +334,8 @@ def catalogue_logits(model: Any, sequences: np.ndarray, n_items: int, hidden: in
     with torch.no_grad():
         for start in range(0, sequences.shape[0], chunk):
             x = torch.from_numpy(sequences[start : start + chunk]).to(device)
-            out[start : start + len(x)] = model(x).float().cpu().numpy()
+            u = torch.from_numpy(users[start : start + chunk]).to(device)
+            out[start : start + len(x)] = model(x, u).float().cpu().numpy()
     return out
 
 
@@ -287,10 +344,10 @@ class DeepFmRecipe(Recipe):
     recipe_type = "USER_PERSONALIZATION"
     description = (
         "Predicts the items a user will interact with with a factorization machine plus a deep network over "
-        "the user's history, their latest item and each item's id and metadata (DeepFM)."
+        "the user's id, their history, their latest item and each item's id and metadata (DeepFM)."
     )
     feature_transformation = "JSON-percentile-filtering"
-    contract_name = SEQUENCE_SCORES
+    contract_name = USER_SEQUENCE_SCORES
     hyperparameters_class = DeepFmHyperparameters
     hyperparameters: DeepFmHyperparameters
     optional_datasets: ClassVar[tuple[str, ...]] = ("ITEMS",)
@@ -300,6 +357,7 @@ class DeepFmRecipe(Recipe):
         self.model: Any = None
         self.device = "cpu"
         self.item_metadata: ItemMetadata | None = None
+        self.user_ids: list[str] = []  # user index u + 1 is user_ids[u]
 
     def set_item_metadata(self, metadata: ItemMetadata | None) -> None:
         self.item_metadata = metadata
@@ -315,9 +373,18 @@ class DeepFmRecipe(Recipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        rows = next_item_rows(used.histories(), hp.history_length)
+        rows, owners = next_item_rows(used.histories(), hp.history_length)
+        if hp.user_id_dropout >= 1.0:
+            # No row would train a user's embedding, so the graph knows no user: all get index 0.
+            rows, owners = replace(rows, users=None), owners[:0]
+        self.user_ids = [used.user_ids[u] for u in owners]
         self.model = build_model(
-            data.n_items, hp.embedding_dimension, hp.hidden_dimension, hp.dropout, features
+            data.n_items,
+            len(self.user_ids),
+            hp.embedding_dimension,
+            hp.hidden_dimension,
+            hp.dropout,
+            features,
         )
 
         def count_epoch(epoch: int, loss: float) -> None:
@@ -335,15 +402,25 @@ class DeepFmRecipe(Recipe):
             negative_samples=hp.negative_samples,
             weight_decay=hp.l2_regularization,
             seed=self.seed,
+            user_id_dropout=hp.user_id_dropout,
             device=device,
             on_epoch=count_epoch,
         )
 
-    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
-        """Logits [batch, n_items] for chronological item-index histories (the served computation)."""
+    def user_indices(self, user_ids: Sequence[str | None]) -> np.ndarray:
+        """The graph's user index of each id: its position in ``user_ids`` + 1, 0 when unknown or None."""
+        position = {user: u + 1 for u, user in enumerate(self.user_ids)}
+        return np.asarray([position.get(user, UNKNOWN_USER) for user in user_ids], dtype=np.int64)
+
+    def scores(self, histories: Sequence[np.ndarray], users: np.ndarray | None = None) -> np.ndarray:
+        """Logits [batch, n_items] for chronological item-index histories (the served computation), for the
+        given user indices; without them, as for users the model does not know (the offline evaluation's
+        held-out users are not in training)."""
         hp = self.hyperparameters
         inputs = model_input(histories, hp.history_length)
-        return catalogue_logits(self.model, inputs, self.n_items, hp.hidden_dimension, self.device)
+        if users is None:
+            users = np.full(len(histories), UNKNOWN_USER, dtype=np.int64)
+        return catalogue_logits(self.model, inputs, users, self.n_items, hp.hidden_dimension, self.device)
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         return top_k_unseen_chunked(self.scores, histories, k)
@@ -354,8 +431,14 @@ class DeepFmRecipe(Recipe):
         sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
         for row, pad in enumerate((0, 1, length // 2, length - 1)):
             sample[row, :pad] = 0  # left padding as short histories have it
+        users = rng.integers(0, len(self.user_ids) + 1, size=8).astype(np.int64)
+        users[0] = UNKNOWN_USER  # the first row is also the batch of one
+        users[-1] = len(self.user_ids)
         self.model = self.model.to("cpu").eval()
         self.device = "cpu"
-        contract = sequence_scores_contract(length, self.n_items)
-        parity = export_and_verify(self.model, contract, {"item_sequence": sample}, model_dir / "model.onnx")
+        contract = user_sequence_scores_contract(length, self.n_items)
+        parity = export_and_verify(
+            self.model, contract, {"item_sequence": sample, "user_index": users}, model_dir / "model.onnx"
+        )
+        (model_dir / USER_IDS_FILE).write_text(json.dumps(self.user_ids), encoding="utf-8")
         return ExportResult(contract, parity, "model.onnx", length)
