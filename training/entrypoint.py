@@ -12,7 +12,8 @@ string):
 - ``tailor_recipe`` (required unless ``tailor_perform_automl``): the recipe name or ARN, e.g.
   ``aws-user-personalization``.
 - ``tailor_perform_hpo`` / ``tailor_perform_automl`` (optional, ``true``/``false``): CreateSolution's
-  ``performHPO`` / ``performAutoML``. HPO tunes the ranges of ``solutionConfig.hpoConfig``; AutoML picks
+  ``performHPO`` / ``performAutoML``. HPO tunes the ranges of ``solutionConfig.hpoConfig`` (without
+  ranges, the recipe's ``default_search``); AutoML picks
   the recipe among ``solutionConfig.autoMLConfig.recipeList`` (``training/model_selection.py``).
 - ``tailor_solution_config`` (optional): CreateSolution's ``solutionConfig`` as a JSON string. Used:
   ``eventValueThreshold``, ``algorithmHyperParameters``, ``featureTransformationParameters`` (both merged

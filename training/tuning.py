@@ -484,7 +484,8 @@ def parse_hpo_config(config: Mapping[str, Any] | None, recipe: str) -> HpoSettin
         )
     hp_class = recipe_class.hyperparameters_class
     config = dict(config or {})
-    ranges = config.get("algorithmHyperParameterRanges") or {}
+    # Personalize makes the ranges optional: without them, the recipe's documented default search.
+    ranges = config.get("algorithmHyperParameterRanges") or hp_class.default_search_ranges()
     tunable = [n for n, r in hp_class.ranges().items() if r["tunable"]]
     dimensions: list[Dimension] = []
     for key, kind in RANGE_LISTS.items():
@@ -494,11 +495,16 @@ def parse_hpo_config(config: Mapping[str, Any] | None, recipe: str) -> HpoSettin
             if any(d.name == dimension.name for d in dimensions):
                 raise HyperparameterError(f"{where}: {dimension.name} has more than one range.")
             dimensions.append(dimension)
+    if not dimensions and not tunable:
+        raise ConfigurationError(
+            f"{recipe_class.name} has no hyperparameter HPO can tune; create the solution with performHPO "
+            "false."
+        )
     if not dimensions:
         raise ConfigurationError(
-            "performHPO needs solutionConfig.hpoConfig.algorithmHyperParameterRanges: Tailor tunes the "
-            f"ranges you give. Tunable hyperparameters of {recipe_class.name}: "
-            f"{', '.join(tunable) or 'none'}."
+            f"performHPO for {recipe_class.name} needs "
+            "solutionConfig.hpoConfig.algorithmHyperParameterRanges: the recipe has no default search. "
+            f"Tunable hyperparameters: {', '.join(tunable)}."
         )
     objective = config.get("hpoObjective") or {}
     if objective.get("metricRegex"):

@@ -8,8 +8,9 @@ hours later. Personalize's rules, as its Developer Guide and API reference state
 - AutoML chooses among USER_PERSONALIZATION recipes (``autoMLConfig.recipeList``, by default the HRNN
   recipes whose datasets the group has) by ``autoMLConfig.metricName``; the rest of solutionConfig is
   not used for the comparison.
-- ``hpoConfig`` ranges name tunable hyperparameters of the recipe, inside its documented bounds;
-  ``hpoResourceConfig`` numbers are strings, at most 40 training jobs and 10 in parallel.
+- ``hpoConfig`` ranges name tunable hyperparameters of the recipe, inside its documented bounds; they
+  are optional (without them HPO searches the recipe's default ranges). ``hpoResourceConfig`` numbers
+  are strings, at most 40 training jobs and 10 in parallel.
 
 Tailor also refuses an hpoConfig or autoMLConfig whose perform flag is off: a setting that silently does
 nothing would train a different model than the one asked for.

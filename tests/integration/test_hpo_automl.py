@@ -88,6 +88,17 @@ def test_hpo_tunes_inside_the_ranges(personalize, group) -> None:
     assert metrics["precision_at_25"] > 0
 
 
+def test_bare_perform_hpo_searches_the_recipe_defaults(personalize, group) -> None:
+    # Personalize notebooks often pass performHPO=True and nothing else; the ranges are optional.
+    solution_arn = personalize.create_solution(
+        name=f"hpo-bare-{uuid.uuid4().hex[:6]}", datasetGroupArn=group, recipeArn=SIMS, performHPO=True
+    )["solutionArn"]
+    version = _train(personalize, solution_arn)
+    tuned = version["tunedHPOParams"]["algorithmHyperParameters"]
+    assert 0.0 <= float(tuned["popularity_discount_factor"]) <= 1.0
+    assert 0 <= int(tuned["min_cointeraction_count"]) <= 10
+
+
 def test_automl_chooses_the_better_recipe(personalize, group) -> None:
     solution_arn = personalize.create_solution(
         name=f"automl-{uuid.uuid4().hex[:6]}",
@@ -130,6 +141,9 @@ def test_hpo_and_automl_validation(personalize, group) -> None:
     assert "between 1 and 40" in _error(personalize, **hpo, solutionConfig={"hpoConfig": jobs})
     assert "performHPO" in _error(
         personalize, datasetGroupArn=group, recipeArn=HRNN, solutionConfig=_hpo(RANGES)
+    )
+    assert "no hyperparameter HPO can tune" in _error(
+        personalize, datasetGroupArn=group, recipeArn=POPULARITY, performHPO=True
     )
 
     automl = {"datasetGroupArn": group, "performAutoML": True}

@@ -206,7 +206,6 @@ def test_hpo_defaults() -> None:
 @pytest.mark.parametrize(
     ("config", "needle"),
     [
-        ({}, "algorithmHyperParameterRanges"),
         (_ints(("hidden_dim", 32, 64)), "'hidden_dim' is not a hyperparameter of aws-hrnn"),
         (_ints(("bptt", 2, 8)), "cannot be tuned"),
         (_ints(("hidden_dimension", 16, 64)), "[32, 256]"),
@@ -230,6 +229,42 @@ def test_rejects_bad_hpo_configs(config: dict, needle: str) -> None:
     with pytest.raises(TrainingError) as error:
         parse_hpo_config(config, "aws-hrnn")
     assert needle in str(error.value)
+
+
+def test_without_ranges_hpo_searches_the_recipe_default() -> None:
+    # Personalize makes algorithmHyperParameterRanges optional: a bare performHPO=true must work.
+    for config in (None, {}, {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "4"}}):
+        settings = parse_hpo_config(config, "aws-user-personalization")
+        by_name = {d.name: d for d in settings.space.dimensions}
+        assert sorted(by_name) == ["bptt", "hidden_dimension", "recency_mask"]
+        assert (by_name["hidden_dimension"].low, by_name["hidden_dimension"].high) == (32, 256)
+        assert (by_name["bptt"].low, by_name["bptt"].high) == (2, 32)
+        assert by_name["recency_mask"].values == ("true", "false")
+    sims = parse_hpo_config({}, "aws-sims")
+    assert sorted(d.name for d in sims.space.dimensions) == [
+        "min_cointeraction_count",
+        "popularity_discount_factor",
+    ]
+
+
+def test_given_ranges_replace_the_default_search() -> None:
+    settings = parse_hpo_config(_ints(("hidden_dimension", 32, 40)), "aws-user-personalization")
+    assert [d.name for d in settings.space.dimensions] == ["hidden_dimension"]
+
+
+def test_every_default_search_is_a_valid_search() -> None:
+    from training.recipes import get_recipe, recipe_names
+
+    for name in recipe_names():
+        hp_class = get_recipe(name).hyperparameters_class
+        if hp_class.default_search:
+            settings = parse_hpo_config({}, name)
+            assert {d.name for d in settings.space.dimensions} == set(hp_class.default_search)
+
+
+def test_a_recipe_without_tunable_hyperparameters_refuses_hpo() -> None:
+    with pytest.raises(TrainingError, match="no hyperparameter HPO can tune"):
+        parse_hpo_config({}, "aws-popularity-count")
 
 
 # -- autoMLConfig ---------------------------------------------------------------------------------

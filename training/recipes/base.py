@@ -60,7 +60,15 @@ class Hyperparameters:
     """Base of every recipe's hyperparameter dataclass (fields declared with ``hyperparameter``).
 
     A subclass that adds its own ``__post_init__`` checks calls ``super().__post_init__()``.
+
+    ``default_search`` is what performHPO searches when the solution gives no
+    ``algorithmHyperParameterRanges`` (Personalize makes them optional): per hyperparameter, a
+    (low, high) range, or None for its whole valid range (both values of a boolean). Recipes list the
+    hyperparameters Personalize documents as tunable, with its ranges, and for Tailor's own recipes a
+    few whose useful range is narrower than what is valid (500 epochs is valid, not a default search).
     """
+
+    default_search: ClassVar[Mapping[str, tuple[float, float] | None]] = {}
 
     def __post_init__(self) -> None:
         # Personalize's pair of history-length percentiles, declared by every recipe that filters users.
@@ -131,6 +139,29 @@ class Hyperparameters:
     @classmethod
     def defaults_as_strings(cls) -> dict[str, str]:
         return {f.name: _format(f.default) for f in fields(cls) if f.default is not MISSING}
+
+    @classmethod
+    def default_search_ranges(cls) -> dict[str, list[dict[str, Any]]]:
+        """``default_search`` as an ``algorithmHyperParameterRanges`` object (validated like one)."""
+        types = get_type_hints(cls)
+        declared = {f.name: f for f in fields(cls)}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name, bounds in cls.default_search.items():
+            kind = types[name]
+            if kind is bool:
+                out.setdefault("categoricalHyperParameterRanges", []).append(
+                    {"name": name, "values": ["true", "false"]}
+                )
+                continue
+            low, high = (
+                bounds
+                if bounds is not None
+                else (declared[name].metadata["low"], declared[name].metadata["high"])
+            )
+            key = "integerHyperParameterRanges" if kind is int else "continuousHyperParameterRanges"
+            cast = int if kind is int else float
+            out.setdefault(key, []).append({"name": name, "minValue": cast(low), "maxValue": cast(high)})
+        return out
 
     @classmethod
     def ranges(cls) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,9 @@ from training.recipes.neural_sequence import NeuralSequenceRecipe, SequenceSetti
 
 @dataclass(frozen=True)
 class FfnnHyperparameters(Hyperparameters):
+    # Tailor's recipe: a search over its width and regularisation, in their useful ranges.
+    default_search = {"hidden_dimension": (64, 512), "dropout": (0.0, 0.5), "learning_rate": (1e-3, 1e-2)}
+
     hidden_dimension: int = hyperparameter(256, low=32, high=1024, doc="Units of the hidden layer (Tailor).")
     embedding_dimension: int = hyperparameter(64, low=16, high=256, doc="Item embedding size (Tailor).")
     history_length: int = hyperparameter(

@@ -38,6 +38,9 @@ DAY_S = 86_400.0
 
 @dataclass(frozen=True)
 class NextBestActionHyperparameters(Hyperparameters):
+    # Personalize documents no tunable Next-Best-Action hyperparameter; Tailor searches these two.
+    default_search = {"hidden_dimension": (32, 128), "learning_rate": (1e-3, 3e-2)}
+
     action_optimization_period: int = hyperparameter(
         14, low=7, high=28, tunable=False, doc="Days after now in which a recommended action should be taken."
     )

@@ -55,6 +55,9 @@ _BLOCK_CELLS = 16_000_000
 
 @dataclass(frozen=True)
 class SimilarItemsHyperparameters(Hyperparameters):
+    # Personalize's documented tunable hyperparameters and ranges.
+    default_search = {"item_id_hidden_dim": None, "item_metadata_hidden_dim": None}
+
     popularity_discount_factor: float = hyperparameter(
         0.0, low=0.0, high=1.0, tunable=False, doc="Closer to 0 includes more popular neighbours."
     )

@@ -63,6 +63,9 @@ HISTORY_DECAY = 0.7
 
 @dataclass(frozen=True)
 class SimsHyperparameters(Hyperparameters):
+    # Personalize's documented tunable hyperparameters and ranges.
+    default_search = {"popularity_discount_factor": None, "min_cointeraction_count": None}
+
     popularity_discount_factor: float = hyperparameter(
         0.5, low=0.0, high=1.0, doc="0 favours popular neighbours, 1 favours correlated ones."
     )

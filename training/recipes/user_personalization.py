@@ -74,6 +74,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class UserPersonalizationHyperparameters(ItemItemHyperparameters):
+    # Personalize's documented tunable hyperparameters and ranges.
+    default_search = {"hidden_dimension": (32, 256), "bptt": (2, 32), "recency_mask": None}
+
     hidden_dimension: int = hyperparameter(149, low=32, high=256, doc="GRU units and item embedding size.")
     bptt: int = hyperparameter(32, low=2, high=32, doc="Time steps per training window and serving input.")
     recency_mask: bool = hyperparameter(True, doc="Weight recent interactions more in training.")

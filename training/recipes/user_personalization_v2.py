@@ -79,6 +79,9 @@ _MASKED = -1e4
 
 @dataclass(frozen=True)
 class UserPersonalizationV2Hyperparameters(ItemItemHyperparameters):
+    # Personalize documents no tunable v2 hyperparameter; Tailor searches the two that mattered most.
+    default_search = {"dropout": (0.1, 0.5), "learning_rate": (5e-4, 5e-3)}
+
     apply_recency_bias: bool = hyperparameter(
         True, tunable=False, doc="Give more weight to the most recent interactions in training."
     )
