@@ -6,20 +6,28 @@ Personalize's UPDATE "updates the model to consider new items" without a full re
    in the ``previous_model`` channel and sets ``tailor_training_mode=UPDATE``.
 2. A recipe opts in by naming its per-item parameters in ``Recipe.warm_item_parameters`` (parameter name
    -> rows before the first item, e.g. 1 for a padding row) and by calling ``self.warm_start.apply(model)``
-   on the model it built in ``fit``. Every FULL training of such a recipe saves its parameters next to the
-   artifact (``warm_start.npz``, see ``training/ARTIFACT.md``).
+   on the model it built in ``fit``. A model with a metadata token vocabulary also names its per-token
+   parameters (``warm_token_parameters``, the same form) and hands ``apply`` its current vocabulary per
+   parameter; the buffers that describe the current catalogue (``warm_current_buffers``, e.g. which items
+   are cold and their metadata tokens) are named so that they come from the freshly built model. Every
+   FULL training of such a recipe saves its parameters next to the artifact (``warm_start.npz``, and the
+   token vocabularies in ``warm_start.json``, see ``training/ARTIFACT.md``).
 3. ``apply`` copies every parameter of the previous model; per-item rows are matched by item id, so an
    item the previous model knew keeps what it learned. A new item gets fresh parameters: the model's own
    initialisation plus the mean of the rows of the known items in the histories of its users (weighted
    by how often they occur there). From its random initialisation alone a new item was never
    recommended after one epoch on the smoke data; from its neighbourhood it was. Users have no parameters
-   in these models (a user is their history), so new users need nothing.
+   in these models (a user is their history), so new users need nothing. Per-token rows are matched by
+   token, because the vocabulary is renumbered whenever the Items dataset gains or loses a token; a
+   token the previous model did not know keeps its fresh initialisation. Any other parameter whose shape
+   changed (other hyperparameters, other numerical fields) is refused with a ``ConfigurationError``.
 4. The model then trains ``UPDATE_EPOCHS`` epochs on all current data. The held-out evaluation is not
    repeated (it would need a second fit): the version reports the previous version's metrics.
 
-A recipe without warm start that Personalize allows UPDATE for (aws-hrnn-coldstart) is recomputed: one
-fit with its configured epochs on all current data, no evaluation. Everything here imports torch
-lazily: the workflow reads the channel name.
+aws-user-personalization and aws-hrnn-coldstart (the recipes Personalize allows UPDATE for) both warm
+start. A previous version that kept no parameters (one trained before its recipe had warm start) is
+recomputed instead: one fit with the configured epochs on all current data, no evaluation. Everything
+here imports torch lazily: the workflow reads the channel name.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +50,7 @@ if TYPE_CHECKING:
 
 PREVIOUS_MODEL_CHANNEL = "previous_model"
 STATE_FILE = "warm_start.npz"
+VOCABULARY_FILE = "warm_start.json"
 UPDATE_MODE = "UPDATE"
 # Epochs of an UPDATE. The Tailor defaults train FULL versions for 3 epochs twice (evaluation, final).
 UPDATE_EPOCHS = 2
@@ -55,6 +64,8 @@ class PreviousModel:
     items: list[str]
     metrics: dict[str, float]
     state: dict[str, np.ndarray]  # empty when the recipe saved none
+    # Per-token parameter name -> its tokens: row ``offset + i`` of the parameter is token i.
+    vocabularies: dict[str, list[str]] = field(default_factory=dict)
 
 
 def requested(input_dir: Path) -> bool:
@@ -81,12 +92,27 @@ def load_previous(channel: Path) -> PreviousModel:
     if state_path.exists():
         with np.load(state_path) as archive:
             state = {name: archive[name] for name in archive.files}
+    vocabulary_path = channel / VOCABULARY_FILE
+    vocabularies: dict[str, list[str]] = {}
+    if vocabulary_path.exists():
+        vocabularies = json.loads(vocabulary_path.read_text(encoding="utf-8")).get("token_vocabularies", {})
     return PreviousModel(
         manifest=json.loads((channel / "manifest.json").read_text(encoding="utf-8")),
         items=json.loads((channel / "items.json").read_text(encoding="utf-8")),
         metrics=json.loads((channel / "metrics.json").read_text(encoding="utf-8")),
         state=state,
+        vocabularies=vocabularies,
     )
+
+
+def token_parameters(recipe: Recipe | type[Recipe]) -> dict[str, int]:
+    """Per-token parameter name -> rows before the first token (e.g. 1 for a padding row)."""
+    return dict(recipe.warm_token_parameters)
+
+
+def current_buffers(recipe: Recipe | type[Recipe]) -> frozenset[str]:
+    """Buffers that describe the current catalogue: always the freshly built model's, never saved."""
+    return frozenset(recipe.warm_current_buffers)
 
 
 def save_state(recipe: Recipe, model_dir: Path) -> None:
@@ -94,13 +120,27 @@ def save_state(recipe: Recipe, model_dir: Path) -> None:
     model = getattr(recipe, "model", None)
     if not recipe.warm_item_parameters or model is None:
         return
-    arrays = {name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()}
+    current = current_buffers(recipe)
+    arrays = {
+        name: tensor.detach().cpu().numpy()
+        for name, tensor in model.state_dict().items()
+        if name not in current
+    }
     with (model_dir / STATE_FILE).open("wb") as handle:
         np.savez(handle, **arrays)
+    # Token rows are matched by token in the next UPDATE, and the tokens are not in the artifact otherwise.
+    vocabularies = {
+        name: list(tokens)
+        for name, tokens in getattr(recipe, "token_vocabularies", {}).items()
+        if name in arrays and name in token_parameters(recipe)
+    }
+    if vocabularies:
+        document = {"token_vocabularies": vocabularies}
+        (model_dir / VOCABULARY_FILE).write_text(json.dumps(document), encoding="utf-8")
 
 
 def previous_rows(new_items: Sequence[str], old_items: Sequence[str]) -> np.ndarray:
-    """For each item of the new catalogue, its index in the old one (-1: a new item)."""
+    """For each item (or token) of the new vocabulary, its index in the old one (-1: a new one)."""
     old_index = {item: index for index, item in enumerate(old_items)}
     return np.array([old_index.get(item, -1) for item in new_items], dtype=np.int64)
 
@@ -139,10 +179,19 @@ def neighbourhoods(
 class WarmStart:
     """Loads a previous model's parameters into a freshly built model over the current catalogue."""
 
-    def __init__(self, previous: PreviousModel, data: Interactions, item_parameters: Mapping[str, int]):
+    def __init__(
+        self,
+        previous: PreviousModel,
+        data: Interactions,
+        item_parameters: Mapping[str, int],
+        token_parameters: Mapping[str, int] | None = None,
+        current_buffers: Sequence[str] = (),
+    ):
         self.previous = previous
         self.rows = previous_rows(data.item_ids, previous.items)
         self.item_parameters = dict(item_parameters)
+        self.token_parameters = dict(token_parameters or {})
+        self.current_buffers = frozenset(current_buffers)
         self.neighbourhoods = neighbourhoods(data, self.rows)
 
     @property
@@ -153,12 +202,14 @@ class WarmStart:
     def new_items(self) -> int:
         return int((self.rows < 0).sum())
 
-    def apply(self, model: Any) -> None:
+    def apply(self, model: Any, vocabularies: Mapping[str, Sequence[str]] | None = None) -> None:
+        """Warm-start ``model``; ``vocabularies``: the current tokens of each per-token parameter it has."""
         import torch
 
-        known = np.flatnonzero(self.rows >= 0)
         state = model.state_dict()
         for name, tensor in state.items():
+            if name in self.current_buffers:
+                continue
             old = self.previous.state.get(name)
             if old is None:
                 raise ConfigurationError(
@@ -171,13 +222,17 @@ class WarmStart:
                 if old_tensor.shape[1:] != tensor.shape[1:]:
                     raise _shape_error(name, old_tensor.shape, tensor.shape)
                 with torch.no_grad():
-                    tensor[:offset] = old_tensor[:offset]
-                    index = torch.from_numpy(known + offset).to(tensor.device)
-                    source = torch.from_numpy(self.rows[known] + offset).to(tensor.device)
-                    tensor[index] = old_tensor[source]
+                    _copy_rows(tensor, old_tensor, self.rows, offset)
                     for item, neighbours, weights in self.neighbourhoods:
                         mix = torch.from_numpy(weights).to(tensor.device, tensor.dtype)
                         tensor[item + offset] += torch.tensordot(mix, tensor[neighbours + offset], dims=1)
+            elif name in self.token_parameters:
+                if old_tensor.shape[1:] != tensor.shape[1:]:
+                    raise _shape_error(name, old_tensor.shape, tensor.shape)
+                with torch.no_grad():
+                    _copy_rows(
+                        tensor, old_tensor, self._token_rows(name, vocabularies), self.token_parameters[name]
+                    )
             elif old_tensor.shape == tensor.shape:
                 with torch.no_grad():
                     tensor.copy_(old_tensor)
@@ -185,11 +240,33 @@ class WarmStart:
                 raise _shape_error(name, old_tensor.shape, tensor.shape)
         model.load_state_dict(state)
 
+    def _token_rows(self, name: str, vocabularies: Mapping[str, Sequence[str]] | None) -> np.ndarray:
+        if vocabularies is None or name not in vocabularies:
+            raise ValueError(f"apply needs the current vocabulary of the per-token parameter {name!r}.")
+        old = self.previous.vocabularies.get(name)
+        if old is None:
+            raise ConfigurationError(
+                f"The previous model did not keep the tokens of {name!r}, so it cannot be updated; "
+                "train with trainingMode FULL."
+            )
+        return previous_rows(vocabularies[name], old)
+
+
+def _copy_rows(tensor: Any, old: Any, rows: np.ndarray, offset: int) -> None:
+    """Rows before ``offset`` and those of known entries (``rows`` >= 0) from ``old``; new ones stay fresh."""
+    import torch
+
+    known = np.flatnonzero(rows >= 0)
+    tensor[:offset] = old[:offset]
+    index = torch.from_numpy(known + offset).to(tensor.device)
+    source = torch.from_numpy(rows[known] + offset).to(tensor.device)
+    tensor[index] = old[source]
+
 
 def _shape_error(name: str, old: Any, new: Any) -> ConfigurationError:
     return ConfigurationError(
         f"Parameter {name!r} has shape {tuple(old)} in the previous model and {tuple(new)} now (were the "
-        "hyperparameters changed?); train with trainingMode FULL."
+        "hyperparameters, or the Items dataset's numerical fields, changed?); train with trainingMode FULL."
     )
 
 
@@ -231,7 +308,13 @@ def train_update(
     # Without warm start the model is recomputed from scratch, which needs its configured epochs.
     recipe = new_recipe(_with_epochs(hyperparameters, UPDATE_EPOCHS) if warm else hyperparameters)
     if warm:
-        recipe.warm_start = WarmStart(previous, data, recipe.warm_item_parameters)
+        recipe.warm_start = WarmStart(
+            previous,
+            data,
+            recipe.warm_item_parameters,
+            token_parameters(recipe),
+            tuple(current_buffers(recipe)),
+        )
     known = int((previous_rows(data.item_ids, previous.items) >= 0).sum())
     progress.emit("update", mode="warm_start" if warm else "recompute", known_items=known,
                   new_items=data.n_items - known, previous_items=len(previous.items),

@@ -209,6 +209,10 @@ class Recipe(ABC):
     # state_dict name -> rows before the first item. A recipe that names them keeps ``self.model`` and
     # calls ``self.warm_start.apply(self.model)`` in ``fit`` when ``self.warm_start`` is set.
     warm_item_parameters: ClassVar[Mapping[str, int]] = {}
+    # With warm start, also: per-token parameters (matched by token, e.g. metadata token embeddings; rows
+    # before the first token) and the buffers that describe the current catalogue (never carried over).
+    warm_token_parameters: ClassVar[Mapping[str, int]] = {}
+    warm_current_buffers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
         resolved = hyperparameters if hyperparameters is not None else self.hyperparameters_class()

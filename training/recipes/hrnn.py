@@ -21,7 +21,10 @@ layer -> dot product with the item vectors):
   training job adds them to the catalogue (``items.json``) so they can be recommended. In training, the
   id half of warm items is dropped at random (``item_id_dropout``) so the metadata map learns to place
   an item on its own. Unlike Personalize, Tailor does not refuse data sets with fewer than 100 or more
-  than 80,000 cold items, and recommends warm and cold items together.
+  than 80,000 cold items, and recommends warm and cold items together. As in Personalize, it is the one
+  legacy recipe with trainingMode UPDATE: a warm start (``training/warm_start.py``) that keeps known
+  items' id embeddings and biases and known metadata tokens' embeddings, and takes the cold flags and
+  metadata of the current Items dataset.
 """
 
 from __future__ import annotations
@@ -34,7 +37,12 @@ import numpy as np
 
 from training.data import Interactions
 from training.recipes.base import Hyperparameters, hyperparameter
-from training.recipes.neural_sequence import NeuralSequenceRecipe, SequenceSettings, gru_encoder
+from training.recipes.neural_sequence import (
+    ITEM_PARAMETERS,
+    NeuralSequenceRecipe,
+    SequenceSettings,
+    gru_encoder,
+)
 
 _SECONDS_PER_DAY = 86_400.0
 _RELATIVE_FROM = ("latestItem", "currentTime")
@@ -42,6 +50,9 @@ _RELATIVE_FROM = ("latestItem", "currentTime")
 
 @dataclass(frozen=True)
 class HrnnHyperparameters(Hyperparameters):
+    # Personalize's documented tunable hyperparameters and ranges.
+    default_search = {"hidden_dimension": None, "recency_mask": None}
+
     hidden_dimension: int = hyperparameter(43, low=32, high=256, doc="Hidden variables (GRU units).")
     bptt: int = hyperparameter(
         32, low=1, high=32, tunable=False, doc="Time steps per training window and serving input."
@@ -74,6 +85,8 @@ class HrnnHyperparameters(Hyperparameters):
 class HrnnMetadataHyperparameters(HrnnHyperparameters):
     # The HRNN-Metadata page documents bptt as [2, 32] and HPO-tunable (HRNN: [1, 32], not tunable).
     bptt: int = hyperparameter(32, low=2, high=32, doc="Time steps per training window and serving input.")
+
+    default_search = {"hidden_dimension": None, "bptt": None, "recency_mask": None}
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,7 @@ class HrnnColdstartRecipe(HrnnMetadataRecipe):
     feature_transformation = "featurize_coldstart"
     hyperparameters_class = HrnnColdstartHyperparameters
     scores_items_without_interactions = True
+    warm_item_parameters = ITEM_PARAMETERS  # trainingMode UPDATE
     hyperparameters: HrnnColdstartHyperparameters
 
     def cold_items(self, data: Interactions) -> np.ndarray:

@@ -20,12 +20,15 @@ flag is on). Inputs and training windows are those of aws-user-personalization (
 
 The export bakes the item vectors into the graph as a constant: serving runs the encoder and one matrix
 product, never the metadata map.
+
+trainingMode UPDATE (``training/warm_start.py``): the model's per-token rows and catalogue buffers are
+declared here; a recipe of the family opts in by naming the per-item ones (``ITEM_PARAMETERS``).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -49,6 +52,12 @@ from training.recipes.user_personalization import build_windows, cooccurrence_em
 
 if TYPE_CHECKING:
     import torch
+
+# The model's state_dict names, for warm start: per-item rows (-> rows before the first item), per-token
+# rows (row 0 is padding), and the buffers that describe the current catalogue (cold flags, metadata).
+ITEM_PARAMETERS: Mapping[str, int] = {"tower.item_id.weight": 0, "item_bias": 0}
+TOKEN_EMBEDDING = "tower.token_embedding.weight"
+CATALOGUE_BUFFERS = ("tower.id_gate", "tower.tokens", "tower.numeric")
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,9 @@ class NeuralSequenceRecipe(Recipe):
     needs_item_metadata: ClassVar[bool] = False
     # Whether the entrypoint adds the Items dataset's items without interactions to the catalogue.
     scores_items_without_interactions: ClassVar[bool] = False
+    # Used only by a recipe that also sets ``warm_item_parameters`` (training/warm_start.py).
+    warm_token_parameters: ClassVar[Mapping[str, int]] = {TOKEN_EMBEDDING: 1}
+    warm_current_buffers: ClassVar[tuple[str, ...]] = CATALOGUE_BUFFERS
 
     def __init__(self, hyperparameters: Any = None, *, seed: int = 42) -> None:
         super().__init__(hyperparameters, seed=seed)
@@ -206,6 +218,8 @@ class NeuralSequenceRecipe(Recipe):
         self.device = "cpu"
         self.item_metadata: ItemMetadata | None = None
         self.cold = np.zeros(0, dtype=bool)
+        # Per-token parameter -> the tokens of its rows after the padding (empty without metadata).
+        self.token_vocabularies: dict[str, list[str]] = {}
 
     def set_item_metadata(self, metadata: ItemMetadata | None) -> None:
         self.item_metadata = metadata
@@ -256,6 +270,11 @@ class NeuralSequenceRecipe(Recipe):
         self.cold = self.cold_items(data)
         tower.id_gate.copy_(torch.from_numpy((~self.cold).astype(np.float32)))
         self.model = _scorer(self.n_items, s.dim, tower, self.build_encoder(s), s.dropout).to(device)
+        self.token_vocabularies = (
+            {TOKEN_EMBEDDING: list(features.vocabulary)} if tower.use_metadata and features else {}
+        )
+        if self.warm_start is not None:
+            self.warm_start.apply(self.model, self.token_vocabularies)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=s.learning_rate)
         if windows.inputs.shape[0] == 0:
             raise TrainingDataError(
