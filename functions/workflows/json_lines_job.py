@@ -22,22 +22,10 @@ from typing import Any
 from functions.resources import lifecycle as lc
 from functions.stores.blobs import BlobStore, split_s3_uri
 from functions.stores.resources import ResourceStore
-from functions.workflows.run import PENDING, RUNNING, WorkflowFailed, _set
+from functions.workflows.run import PENDING, RUNNING, WorkflowFailed, _set, object_keys
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 Prepare = Callable[[dict[str, Any], dict[str, Any], str | None, int], Answer]
-
-
-def _input_keys(path: str) -> tuple[str, list[str]]:
-    bucket, key = split_s3_uri(path)
-    blobs = BlobStore()
-    if key and not key.endswith("/") and blobs.exists(bucket, key):
-        return bucket, [key]
-    prefix = key if not key or key.endswith("/") else key + "/"
-    keys = [k for k in blobs.keys(bucket, prefix) if not k.endswith("/")]
-    if not keys:
-        raise WorkflowFailed(f"Input data not found: nothing at {path}.")
-    return bucket, keys
 
 
 def _filter_expression(store: ResourceStore, job: dict[str, Any]) -> str | None:
@@ -82,7 +70,8 @@ def run_json_lines_job(job_arn: str, prepare: Prepare) -> None:
     version = store.get(job["solutionVersionArn"], lc.SOLUTION_VERSION)
     expression = _filter_expression(store, job)
     try:
-        bucket, keys = _input_keys(job["jobInput"]["s3DataSource"]["path"])
+        path = job["jobInput"]["s3DataSource"]["path"]
+        bucket, keys = object_keys(path, lambda k: not k.endswith("/"), "nothing")
         out_bucket, out_prefix = split_s3_uri(job["jobOutput"]["s3DataDestination"]["path"])
     except ValueError as exc:
         raise WorkflowFailed(str(exc)) from exc

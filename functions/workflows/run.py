@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +65,17 @@ RUNNING = frozenset({lc.CREATE_IN_PROGRESS})
 
 
 # -- dataset import ------------------------------------------------------------------------------
-def _source_keys(location: str) -> tuple[str, list[str]]:
+def object_keys(location: str, keep: Callable[[str], bool], missing: str) -> tuple[str, list[str]]:
+    """(bucket, keys): the object at ``location``, or else every object under it, read as a folder,
+    that ``keep`` accepts; none is ``WorkflowFailed`` ("Input data not found: <missing> at ...")."""
     bucket, key = split_s3_uri(location)
     blobs = BlobStore()
     if key and not key.endswith("/") and blobs.exists(bucket, key):
         return bucket, [key]
     prefix = key if not key or key.endswith("/") else key + "/"
-    keys = [k for k in blobs.keys(bucket, prefix) if k.lower().endswith(".csv")]
+    keys = [k for k in blobs.keys(bucket, prefix) if keep(k)]
     if not keys:
-        raise WorkflowFailed(f"Input data not found: no CSV file at {location}.")
+        raise WorkflowFailed(f"Input data not found: {missing} at {location}.")
     return bucket, keys
 
 
@@ -82,7 +85,9 @@ def import_dataset(job_arn: str) -> None:
     dataset = store.get(job["datasetArn"], lc.DATASET)
     schema = parse_schema(store.get(dataset["schemaArn"], lc.SCHEMA)["schema"])
     try:
-        bucket, keys = _source_keys(job["dataSource"]["dataLocation"])
+        bucket, keys = object_keys(
+            job["dataSource"]["dataLocation"], lambda k: k.lower().endswith(".csv"), "no CSV file"
+        )
     except ValueError as exc:
         raise WorkflowFailed(str(exc)) from exc
     blobs = BlobStore()
