@@ -18,7 +18,8 @@ string):
 - ``tailor_solution_config`` (optional): CreateSolution's ``solutionConfig`` as a JSON string. Used:
   ``eventValueThreshold``, ``algorithmHyperParameters``, ``featureTransformationParameters`` (both merged
   into the recipe's hyperparameters), ``hpoConfig`` with ``tailor_perform_hpo``, ``autoMLConfig`` with
-  ``tailor_perform_automl`` (whose candidates then train with their defaults). Other keys
+  ``tailor_perform_automl`` (whose candidates then train with their defaults; the chosen one is then tuned
+  over its default search, with ``hpoConfig``'s objective and budget when given). Other keys
   (``optimizationObjective``, ...) are not implemented; they are reported in the progress log and
   otherwise ignored.
 - ``tailor_event_type`` (optional): CreateSolution's ``eventType``; only interactions of that type train.
@@ -88,6 +89,8 @@ class JobConfig:
     ignored_solution_keys: tuple[str, ...] = ()
     hpo: HpoSettings | None = None
     automl: AutoMLSettings | None = None
+    # With AutoML: hpoConfig's objective and budget for tuning the chosen recipe (ranges are per recipe).
+    automl_hpo: dict[str, Any] = field(default_factory=dict)
 
 
 def _string_map(value: Any, where: str) -> dict[str, str]:
@@ -142,18 +145,24 @@ def parse_job_config(raw: Mapping[str, Any]) -> JobConfig:
                 f"Unknown setting {key!r} in hyperparameters.json. Tailor settings: {', '.join(_RESERVED)}."
             )
         hyperparameters[key] = value
-    # As in Personalize, AutoML compares the listed recipes as they are (their own defaults) and only then
-    # trains the winner; hpoConfig ranges belong to one recipe and are not applied to the others.
+    # AutoML compares the listed recipes as they are (their own defaults), then tunes the winner over its
+    # default search ("when performing AutoML, performHPO is always true", botocore's CreateSolution);
+    # hpoConfig ranges belong to one recipe and are not applied to the others.
     automl = parse_automl_config(solution.get("autoMLConfig")) if perform_automl else None
     hpo = parse_hpo_config(solution.get("hpoConfig"), recipe) if perform_hpo and not perform_automl else None
+    automl_hpo: dict[str, Any] = {}
     used = _USED_SOLUTION_KEYS
     if automl is not None:
         used += ("autoMLConfig",)
         hyperparameters = {}
+        given = solution.get("hpoConfig") or {}
+        automl_hpo = {k: v for k, v in given.items() if k != "algorithmHyperParameterRanges"}
     if hpo is not None:
         used += ("hpoConfig",)
     ignored = tuple(sorted(k for k in solution if k not in used))
-    return JobConfig(recipe, seed, DataFilter(event_type, threshold), hyperparameters, ignored, hpo, automl)
+    return JobConfig(
+        recipe, seed, DataFilter(event_type, threshold), hyperparameters, ignored, hpo, automl, automl_hpo
+    )
 
 
 def _flag(values: Mapping[str, str], key: str) -> bool:
@@ -241,11 +250,14 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
     metadata = load_item_metadata(input_dir / "data" / ITEMS_CHANNEL)
     device = pick_device()
     selection: dict[str, Any] = {}  # the manifest's record of HPO and AutoML
+    hpo = config.hpo
     if config.automl is not None:
         recipe_class, selection["automl"] = choose_recipe(
             config.automl, data, metadata, device, config.seed, progress.emit
         )
         hyperparameters = recipe_class.parse_hyperparameters({})
+        if recipe_class.hyperparameters_class.default_search:
+            hpo = parse_hpo_config(config.automl_hpo, recipe_class.name)
     if metadata is not None and getattr(recipe_class, "scores_items_without_interactions", False):
         # Items without interactions join the catalogue (items.json) so the model can recommend them.
         data = with_items(data, metadata.item_ids)
@@ -274,9 +286,9 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
             "split", train_users=int(len(split.train.active_users())), test_users=int(len(split.test_users)),
             evaluated_users=len(evaluated),
         )  # fmt: skip
-        if config.hpo is not None:
+        if hpo is not None:
             hyperparameters, selection["tuning"] = tune_hyperparameters(
-                recipe_class, config.hyperparameters, config.hpo, split, data.n_items, device, config.seed,
+                recipe_class, config.hyperparameters, hpo, split, data.n_items, device, config.seed,
                 metadata, progress.emit,
             )  # fmt: skip
         metrics = _evaluate_on_split(

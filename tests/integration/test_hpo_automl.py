@@ -104,7 +104,10 @@ def test_automl_chooses_the_better_recipe(personalize, group) -> None:
         name=f"automl-{uuid.uuid4().hex[:6]}",
         datasetGroupArn=group,
         performAutoML=True,
-        solutionConfig={"autoMLConfig": {"metricName": "precision_at_25", "recipeList": [POPULARITY, HRNN]}},
+        solutionConfig={
+            "autoMLConfig": {"metricName": "precision_at_25", "recipeList": [POPULARITY, HRNN]},
+            "hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "2"}},
+        },
     )["solutionArn"]
     solution = personalize.describe_solution(solutionArn=solution_arn)["solution"]
     assert solution["performAutoML"] is True and "recipeArn" not in solution
@@ -113,6 +116,9 @@ def test_automl_chooses_the_better_recipe(personalize, group) -> None:
     version = _train(personalize, solution_arn)
     assert version["performAutoML"] is True
     assert version["recipeArn"] == HRNN
+    # AutoML tunes the chosen recipe over its default search (performHPO is implied).
+    tuned = version["tunedHPOParams"]["algorithmHyperParameters"]
+    assert 32 <= int(tuned["hidden_dimension"]) <= 256 and tuned["recency_mask"] in ("true", "false")
     solution = personalize.describe_solution(solutionArn=solution_arn)["solution"]
     assert solution["autoMLResult"] == {"bestRecipeArn": HRNN}
 

@@ -97,10 +97,17 @@ def test_validation_users_are_training_users(tmp_path: Path, synthetic: Syntheti
 
 
 def test_automl_chooses_the_recipe_that_learns(tmp_path: Path, synthetic: SyntheticData) -> None:
-    solution = {"autoMLConfig": {"metricName": "precision_at_25", "recipeList": [POPULARITY, HRNN]}}
+    solution = {
+        "autoMLConfig": {"metricName": "precision_at_25", "recipeList": [POPULARITY, HRNN]},
+        # The chosen recipe is then tuned over its default search, within this budget.
+        "hpoConfig": {"hpoResourceConfig": {"maxNumberOfTrainingJobs": "2", "maxParallelTrainingJobs": "1"}},
+    }
     job = run_entrypoint(tmp_path, _config(solution, tailor_perform_automl="true"), synthetic)
     manifest = _manifest(job)
     assert manifest["recipe"] == "aws-hrnn"
+    tuning = manifest["tuning"]
+    assert {r["name"] for r in tuning["ranges"]} == {"hidden_dimension", "recency_mask"}
+    assert len(tuning["trials"]) == 2
     automl = manifest["automl"]
     assert automl["best_recipe"] == "aws-hrnn" and automl["metric_name"] == "precision_at_25"
     scores = {c["recipe"]: c["score"] for c in automl["candidates"]}
