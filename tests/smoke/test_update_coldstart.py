@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 import torch
 
 from functions.serving.model_artifact import LoadedModel
-from tests.smoke.conftest import JobResult, run_entrypoint
+from tests.smoke.conftest import JobResult, full_then_update, with_new_items
 from training.data import load_interactions, with_items
 from training.item_metadata import ITEMS_CHANNEL, load_item_metadata
 from training.recipes.hrnn import HrnnColdstartRecipe
@@ -56,32 +55,16 @@ def _genres(data: SyntheticData, new: bool) -> dict[str, str]:
     return {**genres, **dict.fromkeys(NEW_ITEMS, NEW_GENRE.split("=")[1])} if new else genres
 
 
-def _with_new_items(data: SyntheticData) -> list[tuple[str, str, int, str]]:
-    """Ten of cluster 0's users watch the new items after their history (few interactions: cold items)."""
-    rows = list(data.rows)
-    last = {user: max(t for u, _, t, _ in data.rows if u == user) for user in data.cluster_of_user}
-    takers = [u for u, c in sorted(data.cluster_of_user.items()) if c == 0][:10]
-    for user in takers:
-        rows.extend((user, item, last[user] + 60 * (k + 1), "click") for k, item in enumerate(NEW_ITEMS))
-    return rows
-
-
 @pytest.fixture(scope="module")
 def full_and_update(
     tmp_path_factory: pytest.TempPathFactory, synthetic: SyntheticData
 ) -> tuple[JobResult, JobResult]:
-    first = tmp_path_factory.mktemp("full")
-    _write_items(first / "input" / "data" / ITEMS_CHANNEL, _genres(synthetic, new=False))
-    full = run_entrypoint(first, HYPERPARAMETERS, synthetic)
-    assert full.returncode == 0, full.failure or full.stderr[-3000:]
-    root = tmp_path_factory.mktemp("update")
-    shutil.copytree(full.model_dir, root / "input" / "data" / PREVIOUS_MODEL_CHANNEL)
-    _write_items(root / "input" / "data" / ITEMS_CHANNEL, _genres(synthetic, new=True))
-    update = run_entrypoint(
-        root, {**HYPERPARAMETERS, "tailor_training_mode": "UPDATE"}, synthetic, _with_new_items(synthetic)
-    )
-    assert update.returncode == 0, update.failure or update.stderr[-3000:]
-    return full, update
+    # Ten of cluster 0's users watch the new items (few interactions: cold items), which bring a new genre.
+    def items_dataset(root: Path, updating: bool) -> None:
+        _write_items(root / "input" / "data" / ITEMS_CHANNEL, _genres(synthetic, new=updating))
+
+    rows = with_new_items(synthetic, NEW_ITEMS, 10)
+    return full_then_update(tmp_path_factory, HYPERPARAMETERS, synthetic, rows, items_dataset)
 
 
 def _manifest(job: JobResult) -> dict:

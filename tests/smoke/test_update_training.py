@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from functions.serving.model_artifact import LoadedModel
-from tests.smoke.conftest import JobResult, run_entrypoint
+from tests.smoke.conftest import JobResult, full_then_update, run_entrypoint, with_new_items
 from training.synthetic import SyntheticData
-from training.warm_start import PREVIOUS_MODEL_CHANNEL, STATE_FILE, UPDATE_EPOCHS
+from training.warm_start import STATE_FILE, UPDATE_EPOCHS
 
 pytestmark = pytest.mark.smoke
 
@@ -19,32 +18,14 @@ RECIPE = "aws-user-personalization"
 NEW_ITEMS = [f"n{i:04d}" for i in range(5)]
 
 
-def _with_new_items(data: SyntheticData) -> list[tuple[str, str, int, str]]:
-    """Two thirds of cluster 0's users go on to watch the new items in order, after their history."""
-    rows = list(data.rows)
-    last = {user: max(t for u, _, t, _ in data.rows if u == user) for user in data.cluster_of_user}
-    takers = [u for u, c in sorted(data.cluster_of_user.items()) if c == 0]
-    for user in takers[: 2 * len(takers) // 3]:
-        rows.extend((user, item, last[user] + 60 * (k + 1), "click") for k, item in enumerate(NEW_ITEMS))
-    return rows
-
-
 @pytest.fixture(scope="module")
 def full_and_update(
     tmp_path_factory: pytest.TempPathFactory, synthetic: SyntheticData
 ) -> tuple[JobResult, JobResult]:
-    full = run_entrypoint(tmp_path_factory.mktemp("full"), {"tailor_recipe": RECIPE}, synthetic)
-    assert full.returncode == 0, full.failure or full.stderr[-3000:]
-    root = tmp_path_factory.mktemp("update")
-    shutil.copytree(full.model_dir, root / "input" / "data" / PREVIOUS_MODEL_CHANNEL)
-    update = run_entrypoint(
-        root,
-        {"tailor_recipe": RECIPE, "tailor_training_mode": "UPDATE"},
-        synthetic,
-        _with_new_items(synthetic),
-    )
-    assert update.returncode == 0, update.failure or update.stderr[-3000:]
-    return full, update
+    # Two thirds of cluster 0's users go on to watch the new items.
+    takers = 2 * sum(c == 0 for c in synthetic.cluster_of_user.values()) // 3
+    rows = with_new_items(synthetic, NEW_ITEMS, takers)
+    return full_then_update(tmp_path_factory, {"tailor_recipe": RECIPE}, synthetic, rows)
 
 
 def _manifest(job: JobResult) -> dict:
