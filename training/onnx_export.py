@@ -65,6 +65,15 @@ def sequence_scores_contract(max_sequence_length: int, n_items: int) -> ExportCo
     )
 
 
+def sample_item_sequences(rng: np.random.Generator, n_items: int, length: int, rows: int = 8) -> np.ndarray:
+    """A parity-check batch of ``item_sequence`` inputs (item index + 1): random items, with rows 0-3
+    left-padded by 0, 1, length // 2 and length - 1 zeros, as short histories reach the graph."""
+    sample = rng.integers(1, n_items + 1, size=(rows, length)).astype(np.int64)
+    for row, pad in enumerate((0, 1, length // 2, length - 1)):
+        sample[row, :pad] = 0
+    return sample
+
+
 def user_sequence_scores_contract(max_sequence_length: int, n_items: int) -> ExportContract:
     """``sequence_scores`` plus user_index: 0 = a user unknown to the model, u + 1 = ``user_ids.json[u]``."""
     return ExportContract(

@@ -49,7 +49,12 @@ import numpy as np
 from training.data import Interactions
 from training.errors import TrainingDataError
 from training.item_metadata import ItemFeatures, ItemMetadata
-from training.onnx_export import USER_SEQUENCE_SCORES, export_and_verify, user_sequence_scores_contract
+from training.onnx_export import (
+    USER_SEQUENCE_SCORES,
+    export_and_verify,
+    sample_item_sequences,
+    user_sequence_scores_contract,
+)
 from training.recipes.base import (
     SCORE_CHUNK,
     EpochCallback,
@@ -431,9 +436,7 @@ class DeepFmRecipe(Recipe):
     def export(self, model_dir: Path) -> ExportResult:
         length = self.hyperparameters.history_length
         rng = np.random.default_rng(self.seed)
-        sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
-        for row, pad in enumerate((0, 1, length // 2, length - 1)):
-            sample[row, :pad] = 0  # left padding as short histories have it
+        sample = sample_item_sequences(rng, self.n_items, length)
         users = rng.integers(0, len(self.user_ids) + 1, size=8).astype(np.int64)
         users[0] = UNKNOWN_USER  # the first row is also the batch of one
         users[-1] = len(self.user_ids)

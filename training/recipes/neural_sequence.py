@@ -38,7 +38,12 @@ import numpy as np
 from training.data import Interactions
 from training.errors import TrainingDataError
 from training.item_metadata import ItemFeatures, ItemMetadata
-from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
+from training.onnx_export import (
+    SEQUENCE_SCORES,
+    export_and_verify,
+    sample_item_sequences,
+    sequence_scores_contract,
+)
 from training.recipes.base import (
     SCORE_CHUNK,
     EpochCallback,
@@ -327,9 +332,7 @@ class NeuralSequenceRecipe(Recipe):
     def export(self, model_dir: Path) -> ExportResult:
         length = self.settings().length
         rng = np.random.default_rng(self.seed)
-        sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
-        for row, pad in enumerate((0, 1, length // 2, length - 1)):
-            sample[row, :pad] = 0  # left padding as short histories have it
+        sample = sample_item_sequences(rng, self.n_items, length)
         self.model = self.model.to("cpu").eval()
         self.device = "cpu"
         contract = sequence_scores_contract(length, self.n_items)

@@ -46,6 +46,7 @@ The code is the same on CPU and CUDA (``device``); seeds fix initialisation and 
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from training.data import Interactions
-from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
+from training.onnx_export import (
+    SEQUENCE_SCORES,
+    export_and_verify,
+    sample_item_sequences,
+    sequence_scores_contract,
+)
 from training.recipes.base import (
     SCORE_CHUNK,
     EpochCallback,
@@ -245,7 +251,48 @@ def _build_model(n_items: int, dim: int, dropout: float, init: np.ndarray | None
     return GruScorer()
 
 
-class UserPersonalizationRecipe(Recipe):
+class ItemItemSequenceRecipe(Recipe):
+    """A next-item network served with the closed-form item-to-item terms (``training.recipes.item_item``):
+    aws-user-personalization and -v2. ``fit`` sets ``model`` and ``item_item``; the served module, the
+    offline scores and the ONNX export read the last ``input_length()`` items."""
+
+    def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
+        super().__init__(hyperparameters, seed=seed)
+        self.model: Any = None
+        self.item_item: Any = None
+        self.device = "cpu"
+
+    @abstractmethod
+    def input_length(self) -> int:
+        """Items the served graph reads (the newest last, left-padded with 0)."""
+
+    def served(self) -> Any:
+        """The module the runtime runs (and ``scores`` evaluates): the network plus the item-to-item terms."""
+        if self.item_item is None:
+            return self.model
+        return with_item_item(self.model, self.item_item)
+
+    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Logits [batch, n_items] for chronological item-index histories."""
+        return sequence_logits(self.served(), histories, self.input_length(), self.n_items, self.device)
+
+    def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+        return top_k_unseen_chunked(self.scores, histories, k)
+
+    def export(self, model_dir: Path) -> ExportResult:
+        length = self.input_length()
+        sample = sample_item_sequences(np.random.default_rng(self.seed), self.n_items, length)
+        self.model = self.model.to("cpu").eval()
+        if self.item_item is not None:
+            self.item_item = self.item_item.to("cpu")
+        self.device = "cpu"
+        contract = sequence_scores_contract(length, self.n_items)
+        module = self.served()
+        parity = export_and_verify(module, contract, {"item_sequence": sample}, model_dir / "model.onnx")
+        return ExportResult(contract, parity, "model.onnx", length)
+
+
+class UserPersonalizationRecipe(ItemItemSequenceRecipe):
     name = "aws-user-personalization"
     recipe_type = "USER_PERSONALIZATION"
     description = (
@@ -259,17 +306,8 @@ class UserPersonalizationRecipe(Recipe):
     warm_item_parameters = {"item_embedding.weight": 1, "item_bias": 0}  # trainingMode UPDATE
     hyperparameters: UserPersonalizationHyperparameters
 
-    def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
-        super().__init__(hyperparameters, seed=seed)
-        self.model: Any = None
-        self.item_item: Any = None
-        self.device = "cpu"
-
-    def served(self) -> Any:
-        """The module the runtime runs (and ``scores`` evaluates): the GRU plus the item-to-item term."""
-        if self.item_item is None:
-            return self.model
-        return with_item_item(self.model, self.item_item)
+    def input_length(self) -> int:
+        return self.hyperparameters.bptt
 
     def _epoch_done(self, on_epoch: EpochCallback | None) -> EpochCallback:
         def done(epoch: int, loss: float) -> None:
@@ -337,25 +375,3 @@ class UserPersonalizationRecipe(Recipe):
             device=device,
             on_epoch=self._epoch_done(on_epoch),
         )
-
-    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
-        """Logits [batch, n_items] for chronological item-index histories."""
-        return sequence_logits(self.served(), histories, self.hyperparameters.bptt, self.n_items, self.device)
-
-    def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
-        return top_k_unseen_chunked(self.scores, histories, k)
-
-    def export(self, model_dir: Path) -> ExportResult:
-        length = self.hyperparameters.bptt
-        rng = np.random.default_rng(self.seed)
-        sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
-        for row, pad in enumerate((0, 1, length // 2, length - 1)):
-            sample[row, :pad] = 0  # left padding as short histories have it
-        self.model = self.model.to("cpu").eval()
-        if self.item_item is not None:
-            self.item_item = self.item_item.to("cpu")
-        self.device = "cpu"
-        module = self.served()
-        contract = sequence_scores_contract(length, self.n_items)
-        parity = export_and_verify(module, contract, {"item_sequence": sample}, model_dir / "model.onnx")
-        return ExportResult(contract, parity, "model.onnx", length)

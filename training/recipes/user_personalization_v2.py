@@ -43,30 +43,24 @@ parameters, the optimizer and the exported graph stay float32, and the CPU train
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from training.data import Interactions
-from training.onnx_export import SEQUENCE_SCORES, export_and_verify, sequence_scores_contract
+from training.onnx_export import SEQUENCE_SCORES
 from training.recipes.base import (
     EpochCallback,
-    ExportResult,
-    Hyperparameters,
-    Recipe,
     filter_by_history_percentile,
     hyperparameter,
-    top_k_unseen_chunked,
 )
-from training.recipes.item_item import ItemItemHyperparameters, item_item_terms, with_item_item
+from training.recipes.item_item import ItemItemHyperparameters, item_item_terms
 from training.recipes.sequence_training import fit_next_item
 from training.recipes.user_personalization import (
+    ItemItemSequenceRecipe,
     build_windows,
     cooccurrence_embeddings,
-    sequence_logits,
 )
 
 if TYPE_CHECKING:
@@ -199,7 +193,7 @@ def _autocast(device: str) -> Any:
     return contextlib.nullcontext()
 
 
-class UserPersonalizationV2Recipe(Recipe):
+class UserPersonalizationV2Recipe(ItemItemSequenceRecipe):
     name = "aws-user-personalization-v2"
     recipe_type = "USER_PERSONALIZATION"
     description = (
@@ -212,18 +206,8 @@ class UserPersonalizationV2Recipe(Recipe):
     optional_datasets = ("ITEMS", "USERS")
     hyperparameters: UserPersonalizationV2Hyperparameters
 
-    def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
-        super().__init__(hyperparameters, seed=seed)
-        self.model: Any = None
-        self.item_item: Any = None
-        self.device = "cpu"
-
-    def served(self) -> Any:
-        """The module the runtime runs (and ``scores`` evaluates): the transformer plus the item-to-item
-        terms (see ``training.recipes.item_item``)."""
-        if self.item_item is None:
-            return self.model
-        return with_item_item(self.model, self.item_item)
+    def input_length(self) -> int:
+        return self.hyperparameters.max_sequence_length
 
     def _sequences(self, data: Interactions) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Collapsed histories of 2+ steps and the loss weight of each step."""
@@ -299,27 +283,3 @@ class UserPersonalizationV2Recipe(Recipe):
                 on_epoch(epoch, loss)
 
         return done
-
-    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
-        """Logits [batch, n_items] for chronological item-index histories."""
-        return sequence_logits(
-            self.served(), histories, self.hyperparameters.max_sequence_length, self.n_items, self.device
-        )
-
-    def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
-        return top_k_unseen_chunked(self.scores, histories, k)
-
-    def export(self, model_dir: Path) -> ExportResult:
-        length = self.hyperparameters.max_sequence_length
-        rng = np.random.default_rng(self.seed)
-        sample = rng.integers(1, self.n_items + 1, size=(8, length)).astype(np.int64)
-        for row, pad in enumerate((0, 1, length // 2, length - 1)):
-            sample[row, :pad] = 0  # left padding as short histories have it
-        self.model = self.model.to("cpu").eval()
-        if self.item_item is not None:
-            self.item_item = self.item_item.to("cpu")
-        self.device = "cpu"
-        module = self.served()
-        contract = sequence_scores_contract(length, self.n_items)
-        parity = export_and_verify(module, contract, {"item_sequence": sample}, model_dir / "model.onnx")
-        return ExportResult(contract, parity, "model.onnx", length)
