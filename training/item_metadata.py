@@ -135,6 +135,18 @@ class UsesItemMetadata(Protocol):
     def set_item_metadata(self, metadata: ItemMetadata | None) -> None: ...
 
 
+def pool_item_metadata(token_embedding: Any, numeric_map: Any, tokens: Any, numeric: Any) -> Any:
+    """One metadata vector per item: the mean of its token embeddings (padding tokens, 0, left out) plus
+    the linear map of its numerical fields. ``tokens`` [*S, T] and ``numeric`` [*S, F] are
+    ``ItemFeatures`` rows (as torch tensors) for items of any shape S; the result is [*S, D]."""
+    present = (tokens > 0).float()
+    pooled = (token_embedding(tokens) * present[..., None]).sum(dim=-2)
+    pooled = pooled / present.sum(dim=-1, keepdim=True).clamp(min=1.0)
+    if numeric.shape[-1]:
+        pooled = pooled + numeric_map(numeric)
+    return pooled
+
+
 def _categorical_tokens(field: str, value: str) -> list[str]:
     return [f"{field}={part.strip()}" for part in value.split("|") if part.strip()]
 

@@ -48,7 +48,7 @@ import numpy as np
 
 from training.data import Interactions
 from training.errors import TrainingDataError
-from training.item_metadata import ItemFeatures, ItemMetadata
+from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.onnx_export import (
     USER_SEQUENCE_SCORES,
     export_and_verify,
@@ -190,12 +190,9 @@ def build_model(
             constant = self.candidate_bias[items]
             if not use_metadata:
                 return vector, constant, self.item_layer(vector)
-            tokens = self.tokens[items]
-            present = (tokens > 0).to(vector.dtype)
-            pooled = (self.token_embedding(tokens) * present[..., None]).sum(dim=-2)
-            pooled = pooled / present.sum(dim=-1, keepdim=True).clamp(min=1.0)
-            if self.numeric.shape[1]:
-                pooled = pooled + self.numeric_map(self.numeric[items])
+            pooled = pool_item_metadata(
+                self.token_embedding, self.numeric_map, self.tokens[items], self.numeric[items]
+            )
             meta, meta_bias = pooled[..., :-1], pooled[..., -1]
             constant = constant + meta_bias + (vector * meta).sum(dim=-1)
             return vector + meta, constant, self.item_layer(torch.cat([vector, meta], dim=-1))

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from training.data import Interactions
-from training.item_metadata import ItemFeatures
+from training.item_metadata import ItemFeatures, pool_item_metadata
 from training.onnx_export import USER_AFFINITY, export_and_verify, user_affinity_contract
 from training.recipes.base import EpochCallback, ExportResult, Hyperparameters, Recipe, hyperparameter
 
@@ -121,11 +121,7 @@ def _model(n_users: int, n_items: int, dim: int, features: ItemFeatures | None, 
                 weight = weight * (torch.rand_like(weight) >= id_dropout).float()
             vectors = self.item.weight * weight[:, None]
             if self.use_metadata:
-                present = (self.tokens > 0).float()
-                meta = (self.token_embedding(self.tokens) * present[..., None]).sum(dim=1)
-                meta = meta / present.sum(dim=1, keepdim=True).clamp(min=1.0)
-                if self.numeric.shape[1]:
-                    meta = meta + self.numeric_map(self.numeric)
+                meta = pool_item_metadata(self.token_embedding, self.numeric_map, self.tokens, self.numeric)
                 vectors = vectors + meta
             return vectors
 

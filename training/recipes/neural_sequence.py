@@ -37,7 +37,7 @@ import numpy as np
 
 from training.data import Interactions
 from training.errors import TrainingDataError
-from training.item_metadata import ItemFeatures, ItemMetadata
+from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.onnx_export import (
     SEQUENCE_SCORES,
     export_and_verify,
@@ -139,12 +139,7 @@ def _item_tower(n_items: int, dim: int, features: ItemFeatures | None, init: np.
                     self.combine.bias.zero_()
 
         def metadata_vectors(self) -> torch.Tensor:
-            present = (self.tokens > 0).float()
-            pooled = (self.token_embedding(self.tokens) * present[..., None]).sum(dim=1)
-            pooled = pooled / present.sum(dim=1, keepdim=True).clamp(min=1.0)
-            if self.numeric.shape[1]:
-                pooled = pooled + self.numeric_map(self.numeric)
-            return pooled
+            return pool_item_metadata(self.token_embedding, self.numeric_map, self.tokens, self.numeric)
 
         def forward(self, id_dropout: float = 0.0) -> torch.Tensor:
             gate = self.id_gate

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from training.data import Interactions
-from training.item_metadata import ItemFeatures, ItemMetadata
+from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.recipes.base import EpochCallback, Hyperparameters, hyperparameter
 from training.recipes.sims import SimsRecipe
 from training.recipes.user_personalization import collapse_repeats, cooccurrence_embeddings
@@ -130,11 +130,7 @@ def _model(
                 weight = weight * (torch.rand_like(weight) >= id_dropout).float()
             vectors = self.item_id.weight * weight[:, None]
             if self.use_metadata:
-                present = (self.tokens > 0).float()
-                meta = (self.token_embedding(self.tokens) * present[..., None]).sum(dim=1)
-                meta = meta / present.sum(dim=1, keepdim=True).clamp(min=1.0)
-                if self.numeric.shape[1]:
-                    meta = meta + self.numeric_map(self.numeric)
+                meta = pool_item_metadata(self.token_embedding, self.numeric_map, self.tokens, self.numeric)
                 vectors = vectors + self.to_item_space(meta)
             return functional.normalize(vectors, dim=1)
 
