@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from training.errors import TrainingDataError
+from training.item_metadata import schema_kinds
 
 REQUIRED_FIELDS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
 OPTIONAL_FIELDS = ("EVENT_TYPE", "EVENT_VALUE", "IMPRESSION")
+# Interactions-schema fields that are neither an interaction's key facts nor context.
+_NOT_CONTEXT = {*REQUIRED_FIELDS, *OPTIONAL_FIELDS, "RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"}
 
 # Amazon Personalize's minimum data rules for training a solution version.
 MIN_INTERACTIONS = 1000
@@ -64,6 +67,9 @@ class Interactions:
     event_type: np.ndarray | None  # str [n]
     event_value: np.ndarray | None  # float64 [n]
     user_offsets: np.ndarray  # int64 [n_users + 1]; rows of user u are [offsets[u], offsets[u + 1])
+    # Categorical fields of the Interactions schema beyond the key facts (Personalize's contextual
+    # metadata, e.g. DEVICE): field name (upper case) -> str [n] ("" = none).
+    context: dict[str, np.ndarray] | None = None
 
     @property
     def n_users(self) -> int:
@@ -107,7 +113,19 @@ class Interactions:
             self.timestamp[keep],
             None if self.event_type is None else self.event_type[keep],
             None if self.event_value is None else self.event_value[keep],
+            _rows(self.context, keep),
         )
+
+    def context_rows(self) -> list[dict[str, str]]:
+        """One context map per row (field -> value, empty values left out); empty maps without context."""
+        if not self.context:
+            return [{} for _ in range(self.n_interactions)]
+        names = sorted(self.context)
+        columns = [self.context[name] for name in names]
+        return [
+            {name: str(value) for name, value in zip(names, values, strict=True) if value}
+            for values in zip(*columns, strict=True)
+        ]
 
     def subset(self, users: Iterable[int]) -> Interactions:
         """The interactions of ``users`` only, with the same id vocabularies."""
@@ -122,7 +140,12 @@ class Interactions:
             self.timestamp[rows],
             None if self.event_type is None else self.event_type[rows],
             None if self.event_value is None else self.event_value[rows],
+            _rows(self.context, rows),
         )
+
+
+def _rows(context: dict[str, np.ndarray] | None, selector: np.ndarray) -> dict[str, np.ndarray] | None:
+    return None if context is None else {name: column[selector] for name, column in context.items()}
 
 
 def _assemble(
@@ -133,6 +156,7 @@ def _assemble(
     timestamp: np.ndarray,
     event_type: np.ndarray | None,
     event_value: np.ndarray | None,
+    context: dict[str, np.ndarray] | None = None,
 ) -> Interactions:
     order = np.lexsort((item, timestamp, user))
     user = user[order]
@@ -147,6 +171,7 @@ def _assemble(
         event_type=None if event_type is None else event_type[order],
         event_value=None if event_value is None else event_value[order],
         user_offsets=offsets,
+        context=_rows(context, order) or None,
     )
 
 
@@ -156,8 +181,10 @@ def from_records(
     timestamps: Sequence[float],
     event_types: Sequence[str] | None = None,
     event_values: Sequence[float] | None = None,
+    context: Mapping[str, Sequence[str]] | None = None,
 ) -> Interactions:
-    """Build ``Interactions`` from parallel columns (no filtering, no minimum-size check)."""
+    """Build ``Interactions`` from parallel columns (no filtering, no minimum-size check); ``context``
+    holds a categorical context field's value per row."""
     users, user_index = np.unique(np.asarray(user_ids, dtype=str), return_inverse=True)
     items, item_index = np.unique(np.asarray(item_ids, dtype=str), return_inverse=True)
     return _assemble(
@@ -168,6 +195,7 @@ def from_records(
         np.asarray(timestamps, dtype=np.float64),
         None if event_types is None else np.asarray(event_types, dtype=str),
         None if event_values is None else np.asarray(event_values, dtype=np.float64),
+        None if context is None else {str(k).upper(): np.asarray(v, dtype=str) for k, v in context.items()},
     )
 
 
@@ -190,6 +218,7 @@ def with_items(data: Interactions, item_ids: Iterable[str]) -> Interactions:
         data.timestamp,
         data.event_type,
         data.event_value,
+        data.context,
     )
 
 
@@ -213,6 +242,8 @@ class _Columns:
     timestamp: list[float] = field(default_factory=list)
     event_type: list[str] = field(default_factory=list)
     event_value: list[float] = field(default_factory=list)
+    # per row, the values of its non-key columns (candidates for context, decided once all are read)
+    extra: list[dict[str, str]] = field(default_factory=list)
     # Whether the files carry EVENT_TYPE / EVENT_VALUE; None until the first header is read.
     has_type: bool | None = None
     has_value: bool | None = None
@@ -244,6 +275,7 @@ def _read_csv(path: Path, columns: _Columns) -> None:
         e = position.get("EVENT_TYPE")
         v = position.get("EVENT_VALUE")
         width = max(position.values()) + 1
+        extras = [(name, index) for name, index in position.items() if name not in _NOT_CONTEXT]
         for line, row in enumerate(reader, start=2):
             if not row:
                 continue
@@ -261,6 +293,7 @@ def _read_csv(path: Path, columns: _Columns) -> None:
             if v is not None:
                 raw = row[v].strip()
                 columns.event_value.append(_parse_number(raw, "EVENT_VALUE", where) if raw else math.nan)
+            columns.extra.append({name: row[index].strip() for name, index in extras if row[index].strip()})
 
 
 def load_interactions(channel_dir: str | Path, data_filter: DataFilter | None = None) -> Interactions:
@@ -281,6 +314,7 @@ def load_interactions(channel_dir: str | Path, data_filter: DataFilter | None = 
     event_type = np.asarray(columns.event_type, dtype=str) if columns.has_type else None
     event_value = np.asarray(columns.event_value, dtype=np.float64) if columns.has_value else None
     total = user.shape[0]
+    context = _context_columns(channel, columns.extra)
 
     keep = np.ones(total, dtype=bool)
     if data_filter.event_type is not None:
@@ -302,11 +336,38 @@ def load_interactions(channel_dir: str | Path, data_filter: DataFilter | None = 
         user, item, timestamp = user[keep], item[keep], timestamp[keep]
         event_type = None if event_type is None else event_type[keep]
         event_value = None if event_value is None else event_value[keep]
+        context = _rows(context, keep)
 
-    data = from_records(user, item, timestamp, event_type, event_value) if user.size else None
+    data = from_records(user, item, timestamp, event_type, event_value, context) if user.size else None
     check_minimum_size(data, total_rows=total, data_filter=data_filter)
     assert data is not None
     return data
+
+
+def _context_columns(channel: Path, extra: list[dict[str, str]]) -> dict[str, np.ndarray] | None:
+    """The categorical non-key columns: those schema.json marks categorical, or without a schema those
+    whose values are not all numbers (a numerical column describes an amount, not a situation)."""
+    names = sorted({name for row in extra for name in row})
+    kinds = schema_kinds(channel)
+    chosen = []
+    for name in names:
+        if kinds:
+            if kinds.get(name) == "categorical":
+                chosen.append(name)
+            continue
+        values = [row[name] for row in extra if name in row]
+        if not all(_is_number(value) for value in values):
+            chosen.append(name)
+    if not chosen:
+        return None
+    return {name: np.asarray([row.get(name, "") for row in extra], dtype=str) for name in chosen}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def check_minimum_size(data: Interactions | None, *, total_rows: int, data_filter: DataFilter) -> None:

@@ -31,7 +31,8 @@ string):
 
 Data: ``<input>/data/interactions/*.csv``; ``<input>/data/items/`` (the Items dataset's CSV files and its
 ``schema.json``, when the dataset group has one) is read for the recipes that use item metadata
-(``training/item_metadata.py``); a ``users/`` channel is not used yet.
+(``training/item_metadata.py``); ``<input>/data/users/`` (the Users dataset's CSV files and schema) by the
+recipes that read user fields and interaction context (aws-deepfm, ``training/feature_tokens.py``).
 
 Flow: load and filter the data (with AutoML, choose the recipe), hold out Personalize's evaluation split
 (with HPO, tune on a validation split of the training users), train on it and compute the
@@ -57,15 +58,15 @@ from typing import Any, TextIO
 
 from training import warm_start
 from training.artifact import write_artifact
-from training.data import DataFilter, Interactions, load_interactions, with_items
+from training.data import DataFilter, Interactions, load_interactions
 from training.errors import ConfigurationError, TrainingError
 from training.evaluation import evaluate
-from training.item_metadata import ITEMS_CHANNEL, ItemMetadata, UsesItemMetadata, load_item_metadata
 from training.metrics import ndcg_at_k
-from training.model_selection import choose_recipe, tune_hyperparameters
+from training.model_selection import choose_recipe, new_recipe, recipe_data, tune_hyperparameters
 from training.recipes import get_recipe
 from training.recipes.base import Recipe
 from training.segmentation import offline_segment_metrics
+from training.side_data import load_side_data
 from training.split import Split, personalize_split
 from training.tuning import AutoMLSettings, HpoSettings, parse_automl_config, parse_hpo_config
 
@@ -227,15 +228,6 @@ def _evaluate_on_split(
     return _round(evaluate(candidate, split, data.n_items))
 
 
-def _new_recipe(
-    recipe_class: type[Recipe], hyperparameters: Any, seed: int, metadata: ItemMetadata | None
-) -> Recipe:
-    recipe = recipe_class(hyperparameters, seed=seed)
-    if isinstance(recipe, UsesItemMetadata):
-        recipe.set_item_metadata(metadata)
-    return recipe
-
-
 def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any]:
     """Run one training job; raises TrainingError for anything the user can fix."""
     started = time.monotonic()
@@ -247,20 +239,19 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
         progress.emit("notice", message="solutionConfig keys not implemented and ignored",
                       keys=list(config.ignored_solution_keys))  # fmt: skip
     data: Interactions = load_interactions(input_dir / "data" / INTERACTIONS_CHANNEL, config.data_filter)
-    metadata = load_item_metadata(input_dir / "data" / ITEMS_CHANNEL)
+    side = load_side_data(input_dir / "data")
     device = pick_device()
     selection: dict[str, Any] = {}  # the manifest's record of HPO and AutoML
     hpo = config.hpo
     if config.automl is not None:
         recipe_class, selection["automl"] = choose_recipe(
-            config.automl, data, metadata, device, config.seed, progress.emit
+            config.automl, data, side, device, config.seed, progress.emit
         )
         hyperparameters = recipe_class.parse_hyperparameters({})
         if recipe_class.hyperparameters_class.default_search:
             hpo = parse_hpo_config(config.automl_hpo, recipe_class.name)
-    if metadata is not None and getattr(recipe_class, "scores_items_without_interactions", False):
-        # Items without interactions join the catalogue (items.json) so the model can recommend them.
-        data = with_items(data, metadata.item_ids)
+    # Items without interactions join the catalogue (items.json) of a cold-start recipe.
+    data = recipe_data(recipe_class, data, side)
     progress.emit(
         "start", recipe=recipe_class.name, device=device, seed=config.seed,
         interactions=data.n_interactions, users=data.n_users, items=data.n_items,
@@ -269,14 +260,14 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
     if warm_start.requested(input_dir):  # trainingMode UPDATE: continue from the previous model
         return warm_start.train_update(
             input_dir, model_dir, progress, recipe_class,
-            lambda hp: _new_recipe(recipe_class, hp, config.seed, metadata), data, device, started,
+            lambda hp: new_recipe(recipe_class, hp, config.seed, side), data, device, started,
         )  # fmt: skip
 
     evaluation: dict[str, int]
     if recipe_class.recipe_type == "USER_SEGMENTATION":
         # Segments rank users for items: Personalize splits each user's history 80/20 for them instead.
         metrics, evaluation = offline_segment_metrics(
-            _new_recipe(recipe_class, hyperparameters, config.seed, metadata),  # type: ignore[arg-type]
+            new_recipe(recipe_class, hyperparameters, config.seed, side),  # type: ignore[arg-type]
             data, config.seed, device, progress.emit,
         )  # fmt: skip
     else:
@@ -289,15 +280,15 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
         if hpo is not None:
             hyperparameters, selection["tuning"] = tune_hyperparameters(
                 recipe_class, config.hyperparameters, hpo, split, data.n_items, device, config.seed,
-                metadata, progress.emit,
+                side, progress.emit,
             )  # fmt: skip
         metrics = _evaluate_on_split(
-            _new_recipe(recipe_class, hyperparameters, config.seed, metadata), split, data, device, progress
+            new_recipe(recipe_class, hyperparameters, config.seed, side), split, data, device, progress
         )
         evaluation = {"test_users": int(len(split.test_users)), "evaluated_users": len(evaluated)}
     progress.emit("metrics", **metrics)
 
-    final = _new_recipe(recipe_class, hyperparameters, config.seed, metadata)
+    final = new_recipe(recipe_class, hyperparameters, config.seed, side)
     fit_started = time.monotonic()
 
     def on_final_epoch(epoch: int, loss: float) -> None:

@@ -155,7 +155,7 @@ def _textual_tokens(field: str, value: str) -> list[str]:
     return [f"{field}={word}" for word in sorted(set(_WORD.findall(value.lower())))]
 
 
-def _schema_kinds(channel: Path) -> dict[str, str]:
+def schema_kinds(channel: Path) -> dict[str, str]:
     """Field name (upper case) -> "categorical" | "textual" | "numeric" | "plain", from schema.json."""
     path = channel / SCHEMA_FILE
     if not path.exists():
@@ -166,7 +166,7 @@ def _schema_kinds(channel: Path) -> dict[str, str]:
             document = json.loads(document)
         fields: list[dict[str, Any]] = document["fields"]
     except (ValueError, KeyError, TypeError) as error:
-        raise TrainingDataError(f"The Items schema {path.name} is not an Avro record: {error}.") from None
+        raise TrainingDataError(f"The schema {path.name} is not an Avro record: {error}.") from None
     kinds: dict[str, str] = {}
     for spec in fields:
         types = spec.get("type")
@@ -190,15 +190,20 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def load_item_metadata(channel_dir: str | Path) -> ItemMetadata | None:
-    """Read the ``items`` channel; None when there is no channel or no CSV file in it."""
+def read_metadata_rows(
+    channel_dir: str | Path, id_field: str, dataset: str
+) -> tuple[dict[str, dict[str, str]], dict[str, str]] | None:
+    """A metadata channel's rows (id -> upper-case field -> raw value) and each feature field's kind
+    (categorical | textual | numeric, from ``schema.json`` or guessed from the values); None when there is
+    no channel or no CSV file in it. A later row for the same id replaces the earlier one, as a re-import
+    does."""
     channel = Path(channel_dir)
     if not channel.is_dir():
         return None
     files = sorted(p for p in channel.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
     if not files:
         return None
-    kinds = _schema_kinds(channel)
+    declared = schema_kinds(channel)
     rows: dict[str, dict[str, str]] = {}
     for path in files:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -206,31 +211,41 @@ def load_item_metadata(channel_dir: str | Path) -> ItemMetadata | None:
             header = [name.strip().upper() for name in next(reader, [])]
             if not header:
                 continue
-            if "ITEM_ID" not in header:
-                raise TrainingDataError(f"Items file {path.name} has no ITEM_ID column.")
-            key = header.index("ITEM_ID")
+            if id_field not in header:
+                raise TrainingDataError(f"{dataset} file {path.name} has no {id_field} column.")
+            key = header.index(id_field)
             for row in reader:
                 if len(row) != len(header) or not row[key].strip():
                     continue
-                # A later row for the same item replaces the earlier one, as a re-import does.
                 rows[row[key].strip()] = dict(zip(header, row, strict=True))
+    kinds: dict[str, str] = {}
+    for name in sorted({name for row in rows.values() for name in row} - _NOT_FEATURES - {id_field}):
+        kind = declared.get(name)
+        if kind is None:  # no schema: numbers are numerical, anything else categorical
+            present = [v for v in (row.get(name, "").strip() for row in rows.values()) if v]
+            kind = "numeric" if present and all(_is_number(v) for v in present) else "categorical"
+        kinds[name] = "categorical" if kind == "plain" else kind
+    return rows, kinds
+
+
+def load_item_metadata(channel_dir: str | Path) -> ItemMetadata | None:
+    """Read the ``items`` channel; None when there is no channel or no CSV file in it."""
+    found = read_metadata_rows(channel_dir, "ITEM_ID", "Items")
+    if found is None:
+        return None
+    rows, kinds = found
     item_ids = sorted(rows)
-    columns = sorted({name for row in rows.values() for name in row} - _NOT_FEATURES)
     numeric_fields: list[str] = []
     tokens: list[list[str]] = [[] for _ in item_ids]
-    for field in columns:
+    for field, kind in kinds.items():
         values = [rows[item].get(field, "").strip() for item in item_ids]
-        kind = kinds.get(field)
-        if kind is None:  # no schema: numbers are numerical, anything else categorical
-            present = [v for v in values if v]
-            kind = "numeric" if present and all(_is_number(v) for v in present) else "categorical"
         if kind == "numeric":
             numeric_fields.append(field)
-        elif kind in ("categorical", "textual", "plain"):
-            split = _textual_tokens if kind == "textual" else _categorical_tokens
-            for row, value in enumerate(values):
-                if value:
-                    tokens[row].extend(split(field, value))
+            continue
+        split = _textual_tokens if kind == "textual" else _categorical_tokens
+        for row, value in enumerate(values):
+            if value:
+                tokens[row].extend(split(field, value))
     numeric = np.full((len(item_ids), len(numeric_fields)), np.nan)
     for column, field in enumerate(numeric_fields):
         for row, item in enumerate(item_ids):

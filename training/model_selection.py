@@ -22,9 +22,9 @@ from typing import Any
 from training.data import Interactions, with_items
 from training.errors import TrainingDataError
 from training.evaluation import evaluate
-from training.item_metadata import ItemMetadata, UsesItemMetadata
 from training.recipes import get_recipe
 from training.recipes.base import Hyperparameters, Recipe
+from training.side_data import SideData
 from training.split import Split, personalize_split
 from training.tuning import AutoMLSettings, HpoSettings, Trial, tune
 
@@ -36,20 +36,16 @@ Emit = Callable[..., None]
 
 
 def new_recipe(
-    recipe_class: type[Recipe], hyperparameters: Hyperparameters, seed: int, metadata: ItemMetadata | None
+    recipe_class: type[Recipe], hyperparameters: Hyperparameters, seed: int, side: SideData
 ) -> Recipe:
-    recipe = recipe_class(hyperparameters, seed=seed)
-    if isinstance(recipe, UsesItemMetadata):
-        recipe.set_item_metadata(metadata)
-    return recipe
+    """A recipe ready to fit: its hyperparameters, seed and the side datasets it reads."""
+    return side.configure(recipe_class(hyperparameters, seed=seed))
 
 
-def recipe_data(
-    recipe_class: type[Recipe], data: Interactions, metadata: ItemMetadata | None
-) -> Interactions:
+def recipe_data(recipe_class: type[Recipe], data: Interactions, side: SideData) -> Interactions:
     """The interactions a recipe trains on: cold-start recipes also see the Items dataset's new items."""
-    if metadata is not None and getattr(recipe_class, "scores_items_without_interactions", False):
-        return with_items(data, metadata.item_ids)
+    if side.items is not None and getattr(recipe_class, "scores_items_without_interactions", False):
+        return with_items(data, side.items.item_ids)
     return data
 
 
@@ -82,7 +78,7 @@ def tune_hyperparameters(
     n_items: int,
     device: str,
     seed: int,
-    metadata: ItemMetadata | None,
+    side: SideData,
     emit: Emit,
 ) -> tuple[Hyperparameters, dict[str, Any]]:
     """The best hyperparameters in ``settings``' ranges and the manifest's ``tuning`` record."""
@@ -91,7 +87,7 @@ def tune_hyperparameters(
 
     def objective(values: dict[str, Any]) -> dict[str, float]:
         hyperparameters = recipe_class.parse_hyperparameters({**base, **_as_strings(values)})
-        return _score(new_recipe(recipe_class, hyperparameters, seed, metadata), validation, n_items, device)
+        return _score(new_recipe(recipe_class, hyperparameters, seed, side), validation, n_items, device)
 
     def on_trial(trial: Trial) -> None:
         emit("trial", metric=settings.metric, **trial.to_json())
@@ -114,7 +110,7 @@ def tune_hyperparameters(
 def choose_recipe(
     settings: AutoMLSettings,
     data: Interactions,
-    metadata: ItemMetadata | None,
+    side: SideData,
     device: str,
     seed: int,
     emit: Emit,
@@ -124,16 +120,16 @@ def choose_recipe(
     best: tuple[float, type[Recipe]] | None = None
     for name in settings.recipes:
         recipe_class = get_recipe(name)
-        if getattr(recipe_class, "needs_item_metadata", False) and metadata is None:
+        if getattr(recipe_class, "needs_item_metadata", False) and side.items is None:
             candidates.append({"recipe": name, "skipped": "needs an Items dataset"})
             emit("automl_candidate", recipe=name, skipped="needs an Items dataset")
             continue
-        candidate_data = recipe_data(recipe_class, data, metadata)
+        candidate_data = recipe_data(recipe_class, data, side)
         validation = validation_split(personalize_split(candidate_data, seed), seed)
         started = time.monotonic()
         hyperparameters = recipe_class.parse_hyperparameters({})
         metrics = _score(
-            new_recipe(recipe_class, hyperparameters, seed, metadata),
+            new_recipe(recipe_class, hyperparameters, seed, side),
             validation,
             candidate_data.n_items,
             device,

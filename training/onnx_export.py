@@ -74,13 +74,17 @@ def sample_item_sequences(rng: np.random.Generator, n_items: int, length: int, r
     return sample
 
 
-def user_sequence_scores_contract(max_sequence_length: int, n_items: int) -> ExportContract:
-    """``sequence_scores`` plus user_index: 0 = a user unknown to the model, u + 1 = ``user_ids.json[u]``."""
+def user_sequence_scores_contract(
+    max_sequence_length: int, n_items: int, feature_width: int
+) -> ExportContract:
+    """``sequence_scores`` plus user_index (0 = a user unknown to the model, u + 1 = ``user_ids.json[u]``)
+    and feature_tokens (``features.json`` token indices of the user's record and the request context)."""
     return ExportContract(
         name=USER_SEQUENCE_SCORES,
         inputs=(
             TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),
             TensorSpec("user_index", "int64", (BATCH,)),
+            TensorSpec("feature_tokens", "int64", (BATCH, feature_width)),
         ),
         outputs=(TensorSpec("scores", "float32", (BATCH, n_items)),),
     )

@@ -1,19 +1,22 @@
 """Loading a trained model artifact and answering recommendation requests with it.
 
-The runtime Lambda's model layer: numpy and onnxruntime only (no torch, nothing from ``training``), so
-the contract between the two sides is the artifact format alone (``training/ARTIFACT.md``).
+The runtime Lambda's model layer: numpy and onnxruntime only (no torch), so the contract between the two
+sides is the artifact format (``training/ARTIFACT.md``). The one piece of ``training`` it imports is
+``training/feature_tokens.py`` (numpy only): the rules that turn a user's record and a request's context
+into ``features.json`` tokens, kept in one place so that training and serving cannot drift apart.
 
 Scores. For ``sequence_scores`` and ``user_sequence_scores`` models (the latter also reads the user's
-index, 0 for a user it does not know) the graph returns one logit per catalogue item; the score of an
-item is its softmax probability over the whole catalogue, as Personalize defines User-Personalization
-scores, so the scores of the returned items are in [0, 1] and sum to at most 1 (items the user has seen
-keep their share of the denominator but are never returned). Cold-start users (no known history) get the
-most popular items scored by their share of all training interactions, which is the same softmax a
-popularity model produces. For ``item_neighbors`` models the score is the SIMS similarity of the
-neighbour (see the aws-sims recipe); items that fill the list up from the popularity ranking, when an item
-is unknown or has too few neighbours, score 0.0 because they are not similar, only popular. For
-``user_affinity`` models (USER_SEGMENTATION) the graph scores users, not items: ``segment`` ranks the users
-for one item or a mixture of items (an item-attribute query), for batch segment jobs.
+index, 0 for a user it does not know, and the tokens of their record and context) the graph returns one
+logit per catalogue item; the score of an item is its softmax probability over the whole catalogue, as
+Personalize defines User-Personalization scores, so the scores of the returned items are in [0, 1] and sum
+to at most 1 (items the user has seen keep their share of the denominator but are never returned).
+Cold-start users (no known history) get the most popular items scored by their share of all training
+interactions, which is the same softmax a popularity model produces. For ``item_neighbors`` models the
+score is the SIMS similarity of the neighbour (see the aws-sims recipe); items that fill the list up from
+the popularity ranking, when an item is unknown or has too few neighbours, score 0.0 because they are not
+similar, only popular. For ``user_affinity`` models (USER_SEGMENTATION) the graph scores users, not items:
+``segment`` ranks the users for one item or a mixture of items (an item-attribute query), for batch
+segment jobs.
 
 Per call: one ``InferenceSession.run`` on one thread, a softmax over the scores and ``argpartition`` for
 the top n, so the cost is the graph plus O(n_items).
@@ -22,13 +25,15 @@ the top n, so the cost is the graph plus O(n_items).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime
+
+from training.feature_tokens import FEATURES_FILE, FeatureSpace
 
 FORMAT_VERSION = 1
 SEQUENCE_SCORES = "sequence_scores"
@@ -42,7 +47,7 @@ USER_ITEM_CONTRACTS = (SEQUENCE_SCORES, USER_SEQUENCE_SCORES)
 # The graph inputs each contract declares, in order (checked against manifest.json and the graph).
 CONTRACT_INPUTS = {
     SEQUENCE_SCORES: ["item_sequence"],
-    USER_SEQUENCE_SCORES: ["item_sequence", "user_index"],
+    USER_SEQUENCE_SCORES: ["item_sequence", "user_index", "feature_tokens"],
     ITEM_NEIGHBORS: ["item_index"],
     ACTION_PROPENSITY: ["item_sequence"],
     USER_AFFINITY: ["item_index"],
@@ -96,6 +101,8 @@ class LoadedModel:
     repeat_factor: float = 1.0
     # user_sequence_scores only (user_ids.json): user id -> the graph's user index (position + 1)
     user_index: dict[str, int] = field(default_factory=dict)
+    # user_sequence_scores only (features.json): the user-record and context token vocabulary
+    features: FeatureSpace | None = None
     _takers: list[np.ndarray] | None = field(default=None, repr=False)
 
     @property
@@ -153,11 +160,21 @@ class LoadedModel:
                 f"{declared[0]}"
             )
         user_index: dict[str, int] = {}
+        features = None
         if manifest["contract"] == USER_SEQUENCE_SCORES:
             known = [str(user) for user in _read_json(root / USER_IDS_FILE)]
             user_index = {user: u + 1 for u, user in enumerate(known)}
             if len(user_index) != len(known):
                 raise ModelArtifactError(f"{USER_IDS_FILE} lists a user more than once")
+            try:
+                features = FeatureSpace.from_json(_read_json(root / FEATURES_FILE))
+            except (KeyError, TypeError, ValueError) as error:
+                raise ModelArtifactError(f"{FEATURES_FILE} is not a feature vocabulary: {error}") from error
+            width = manifest["inputs"][2]["shape"][1]
+            if width != features.width:
+                raise ModelArtifactError(
+                    f"{FEATURES_FILE} has width {features.width}, the graph's feature_tokens {width}"
+                )
         users: list[str] = []
         counts = np.zeros(0, dtype=np.int64)
         repeat_factor = 1.0
@@ -183,6 +200,7 @@ class LoadedModel:
             item_counts=counts,
             repeat_factor=repeat_factor,
             user_index=user_index,
+            features=features,
         )
 
     def history_of(self, user_id: str | None, extra_history: Sequence[str] = ()) -> np.ndarray:
@@ -213,10 +231,18 @@ class LoadedModel:
         vector[self.popular_items] = self.popular_scores
         return vector
 
-    def user_scores(self, user_id: str | None, extra_history: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def user_scores(
+        self,
+        user_id: str | None,
+        extra_history: Sequence[str],
+        user_record: Mapping[str, Any] | None = None,
+        context: Mapping[str, str] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(score of every item, the history's item indices) for a user: the dense form of
         ``recommend_for_user`` that filters, promotions and ranking select from. Scores are softmax
-        probabilities over the whole catalogue; a user with no known history gets popularity shares."""
+        probabilities over the whole catalogue; a user with no known history gets popularity shares.
+        ``user_record`` (the user's Users-dataset row) and ``context`` (the request's) reach graphs that
+        read them (``user_sequence_scores``); others ignore them."""
         if self.contract not in USER_ITEM_CONTRACTS:
             raise UnsupportedRequestError(
                 f"Recipe {self.recipe} recommends items for an item, not for a user"
@@ -234,6 +260,8 @@ class LoadedModel:
         if self.contract == USER_SEQUENCE_SCORES:
             known = self.user_index.get(user_id, UNKNOWN_USER) if user_id is not None else UNKNOWN_USER
             feed["user_index"] = np.asarray([known], dtype=np.int64)
+            assert self.features is not None
+            feed["feature_tokens"] = self.features.encode([user_record], [context])
         logits = self.session.run(None, feed)[0][0].astype(np.float64)
         logits -= logits.max()
         probabilities = np.exp(logits)

@@ -226,6 +226,16 @@ class Recommender:
         return np.asarray(mask, dtype=bool)
 
     # -- requests ----------------------------------------------------------------------------
+    def _user_scores(
+        self, user_id: str | None, live_events: Sequence[tuple[str, str]], context: Mapping[str, str] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        record = None
+        if self.model.features is not None and self.model.features.fields and user_id:
+            with self.state.lock:  # the Users view is shared with the filter tables
+                _, users_view = self.state.users()
+                record = dict(users_view.rows.get(user_id) or {}) if users_view is not None else None
+        return self.model.user_scores(user_id, [item for item, _ in live_events], record, context)
+
     def recommend(
         self,
         n: int,
@@ -237,18 +247,19 @@ class Recommender:
         promotion: PromotionRequest | None = None,
         exploration_config: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        context: Mapping[str, str] | None = None,
     ) -> list[Chosen]:
         """Top ``n`` for a user (sequence models) or an item (neighbour models).
 
         ``live_events`` are (item id, event type) of the user's events since training, oldest first;
         ``imported_interactions`` the user's imported ones for interaction filters (read from the
-        catalogue when None and a filter needs them)."""
+        catalogue when None and a filter needs them); ``context`` the request's context map."""
         model = self.model
         # The model runs outside the group's lock: only the shared filter tables need it.
         if model.contract == ITEM_NEIGHBORS:
             model_scores, history = model.neighbor_scores(item_id or ""), None
         else:
-            model_scores, history = model.user_scores(user_id, [item for item, _ in live_events])
+            model_scores, history = self._user_scores(user_id, live_events, context)
         with self.state.lock:
             table, view = self.state.items()
             space = self._candidates(table, view)
@@ -292,10 +303,11 @@ class Recommender:
         input_list: Sequence[str],
         live_events: Sequence[tuple[str, str]] = (),
         filter_request: FilterRequest | None = None,
+        context: Mapping[str, str] | None = None,
     ) -> list[Chosen]:
         """``input_list`` re-ranked for the user; items the model does not know follow, unscored."""
         model = self.model
-        model_scores, _ = model.user_scores(user_id, [item for item, _ in live_events])
+        model_scores, _ = self._user_scores(user_id, live_events, context)
         allowed_ids: set[str] | None = None
         with self.state.lock:
             table, _ = self.state.items()

@@ -301,6 +301,7 @@ class Runtime:
             filter_request=flt,
             promotion=promotion,
             exploration_config=exploration,
+            context=context,
         )
         metadata = None
         if columns is not None:
@@ -332,7 +333,7 @@ class Runtime:
         columns = self._metadata_columns(campaign, recommender, metadataColumns)
         group = recommender.state.group
         flt = _filter(filterArn, filterValues, group, "")
-        chosen = recommender.rank(userId, inputList, _live_events(group, userId), flt)
+        chosen = recommender.rank(userId, inputList, _live_events(group, userId), flt, context)
         metadata = None
         if columns is not None:
             _, view = recommender.state.items()

@@ -141,6 +141,8 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
             if not header:
                 first_line = io.StringIO(data.decode("utf-8-sig"))
                 header = next(csv.reader(first_line, dialect=PersonalizeCsvDialect))
+        # Which extra fields are categorical (context such as DEVICE) is the schema's to say.
+        _write_schema(store, dataset, channel)
     # Events recorded since import are training data too, as in Personalize; duplicates of a
     # redelivered event share an eventId and are written once.
     seen: set[str] = set()
@@ -166,8 +168,20 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
         writer = csv.writer(out, dialect=PersonalizeCsvDialect)
         writer.writerow(header)
         for event in rows:
-            writer.writerow([values[col.upper()](event) if col.upper() in values else "" for col in header])
+            writer.writerow(
+                [values[c.upper()](event) if c.upper() in values else _property(event, c) for c in header]
+            )
         (channel / "events.csv").write_text(out.getvalue())
+
+
+def _property(event: dict[str, Any], column: str) -> str:
+    """An event's value for an extra Interactions column (e.g. DEVICE): PutEvents carries it in
+    ``properties`` under the column's camel-case name (NUMBER_OF_RATINGS -> numberOfRatings)."""
+    wanted = column.replace("_", "").lower()
+    for key, value in (event.get("properties") or {}).items():
+        if key.replace("_", "").lower() == wanted and value is not None:
+            return str(value)
+    return ""
 
 
 def _candidate_recipes(version: dict[str, Any]) -> list[Any]:
@@ -198,22 +212,34 @@ def _action_id_as_item_id(data: bytes) -> bytes:
 
 
 def _write_items(version: dict[str, Any], channel: Path) -> None:
-    """The Items dataset's imported CSV files and its schema, for recipes that read item metadata.
+    _write_metadata(version, channel, "ITEMS")
 
-    Written only when the recipe declares the ITEMS dataset (required or optional) and the group has one:
-    an Items dataset can be large, and other recipes would copy it for nothing. ``schema.json`` tells the
-    training job which fields are categorical, textual or numerical (training/item_metadata.py).
+
+def _write_users(version: dict[str, Any], channel: Path) -> None:
+    _write_metadata(version, channel, "USERS")
+
+
+def _write_metadata(version: dict[str, Any], channel: Path, dataset_type: str) -> None:
+    """The Items or Users dataset's imported CSV files and its schema, for recipes that read them.
+
+    Written only when the recipe declares the dataset (required or optional) and the group has one: such a
+    dataset can be large, and other recipes would copy it for nothing. ``schema.json`` tells the training
+    job which fields are categorical, textual or numerical (training/item_metadata.py).
     """
     candidates = _candidate_recipes(version)
-    if not any("ITEMS" in (*i.required_datasets, *i.optional_datasets) for i in candidates):
+    if not any(dataset_type in (*i.required_datasets, *i.optional_datasets) for i in candidates):
         return
     store, blobs, bucket = ResourceStore(), BlobStore(), settings().artifacts_bucket
-    dataset = store.find(arns.dataset_arn(version["datasetGroupArn"], "ITEMS"))
+    dataset = store.find(arns.dataset_arn(version["datasetGroupArn"], dataset_type))
     if dataset is None or not dataset.get("tailorDataKeys"):
         return
     channel.mkdir(parents=True)
     for index, key in enumerate(dataset["tailorDataKeys"]):
         (channel / f"part-{index:04d}.csv").write_bytes(blobs.get(bucket, key))
+    _write_schema(store, dataset, channel)
+
+
+def _write_schema(store: ResourceStore, dataset: dict[str, Any], channel: Path) -> None:
     schema = store.find(dataset["schemaArn"])
     if schema is not None:
         (channel / "schema.json").write_text(schema["schema"], encoding="utf-8")
@@ -284,6 +310,7 @@ def train_solution_version(version_arn: str) -> None:
         input_dir, model_dir, output_dir = work / "input", work / "model", work / "output"
         _write_interactions(version, input_dir / "data" / "interactions")
         _write_items(version, input_dir / "data" / "items")
+        _write_users(version, input_dir / "data" / "users")
         _write_previous_model(version, input_dir / "data")
         (input_dir / "config").mkdir(parents=True)
         (input_dir / "config" / "hyperparameters.json").write_text(json.dumps(_hyperparameters(version)))

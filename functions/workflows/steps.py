@@ -59,7 +59,8 @@ def prepare_training(version_arn: str) -> dict[str, Any]:
     """Move the version to CREATE IN_PROGRESS and upload the job's input channels to S3.
 
     The channels are what the local runner writes under ``<input>/data/``: ``interactions`` always,
-    ``items`` for recipes that read item metadata, ``previous_model`` for trainingMode UPDATE.
+    ``items`` / ``users`` for recipes that read the Items / Users dataset, ``previous_model`` for
+    trainingMode UPDATE.
     """
     version = run._set(version_arn, lc.CREATE_IN_PROGRESS, expect=run.PENDING)
     job = training_job_name(version_arn)
@@ -70,6 +71,7 @@ def prepare_training(version_arn: str) -> dict[str, Any]:
     try:
         run._write_interactions(version, work / CHANNEL)
         run._write_items(version, work / "items")
+        run._write_users(version, work / "users")
         run._write_previous_model(version, work)
         for channel in sorted(p for p in work.iterdir() if p.is_dir()):
             BlobStore().upload_dir(channel, bucket, f"{prefix}input/{channel.name}/")

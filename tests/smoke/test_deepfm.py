@@ -55,7 +55,7 @@ def test_deepfm_learns_the_next_item_and_serves_what_it_computed(metadata: bool,
 
     export = recipe.export(tmp_path)
     assert export.contract.name == "user_sequence_scores" and export.max_sequence_length == 8
-    assert [spec.name for spec in export.contract.inputs] == ["item_sequence", "user_index"]
+    assert [spec.name for spec in export.contract.inputs] == ["item_sequence", "user_index", "feature_tokens"]
     assert export.parity.max_abs_diff <= export.parity.atol
     write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
     assert json.loads((tmp_path / "user_ids.json").read_text(encoding="utf-8")) == data.user_ids
@@ -106,10 +106,9 @@ def test_deepfm_click_probability_follows_the_genre_a_user_clicks() -> None:
     for liked in range(genres):
         history = np.flatnonzero(genre == liked)[:3]
         with torch.no_grad():
-            unknown = torch.zeros(1, dtype=torch.int64)
-            probability = torch.sigmoid(model(torch.from_numpy(model_input([history], 4)), unknown))[
-                0
-            ].numpy()
+            unknown, no_tokens = torch.zeros(1, dtype=torch.int64), torch.zeros((1, 1), dtype=torch.int64)
+            inputs = torch.from_numpy(model_input([history], 4))
+            probability = torch.sigmoid(model(inputs, unknown, no_tokens))[0].numpy()
         unseen = np.setdiff1d(np.arange(n_items), history)
         mine = probability[unseen][genre[unseen] == liked]
         other = probability[unseen][genre[unseen] != liked]
@@ -145,13 +144,15 @@ def test_deepfm_user_field_separates_users_with_one_history(tmp_path: Path) -> N
     sequence = torch.from_numpy(model_input([history] * 3, 4))
     who = torch.tensor([2, 1, 0])  # a clicker, a skipper, a user the model does not know
     with torch.no_grad():
-        probability = torch.sigmoid(model(sequence, who)).numpy()[:, 3:].mean(axis=1)
+        probability = torch.sigmoid(model(sequence, who, torch.zeros((3, 1), dtype=torch.int64)))
+        probability = probability.numpy()[:, 3:].mean(axis=1)
     clicker, skipper, unknown = probability
     assert clicker > 0.9 and skipper < 0.1, probability
     assert 0.25 < unknown < 0.75, probability
 
-    contract = user_sequence_scores_contract(4, n_items)
-    sample = {"item_sequence": sequence.numpy(), "user_index": who.numpy()}
+    contract = user_sequence_scores_contract(4, n_items, 1)
+    no_tokens = np.zeros((3, 1), dtype=np.int64)
+    sample = {"item_sequence": sequence.numpy(), "user_index": who.numpy(), "feature_tokens": no_tokens}
     parity = export_and_verify(model, contract, sample, tmp_path / "model.onnx")
     assert parity.max_abs_diff <= parity.atol
 
@@ -195,6 +196,7 @@ def test_entrypoint_trains_deepfm_with_an_items_channel(tmp_path: Path, syntheti
     assert manifest["inputs"] == [
         {"name": "item_sequence", "dtype": "int64", "shape": ["batch", 20]},
         {"name": "user_index", "dtype": "int64", "shape": ["batch"]},
+        {"name": "feature_tokens", "dtype": "int64", "shape": ["batch", 1]},
     ]
     assert manifest["outputs"][0]["shape"] == ["batch", 150]
     assert manifest["parity"]["max_abs_diff"] <= manifest["parity"]["atol"]

@@ -39,7 +39,7 @@ rows as well, which is how ``bench/recbole_compare.py`` trains it on MovieLens r
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -48,6 +48,7 @@ import numpy as np
 
 from training.data import Interactions
 from training.errors import TrainingDataError
+from training.feature_tokens import FeatureSpace, Row
 from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.onnx_export import (
     USER_SEQUENCE_SCORES,
@@ -63,9 +64,10 @@ from training.recipes.base import (
     Recipe,
     filter_by_history_percentile,
     hyperparameter,
+    top_k_unseen,
     top_k_unseen_chunked,
 )
-from training.recipes.user_personalization import collapse_repeats, model_input
+from training.recipes.user_personalization import model_input
 
 if TYPE_CHECKING:
     import torch
@@ -122,10 +124,17 @@ class DeepFmHyperparameters(Hyperparameters):
 
 
 def build_model(
-    n_items: int, n_users: int, dim: int, hidden: int, dropout: float, features: ItemFeatures | None = None
+    n_items: int,
+    n_users: int,
+    dim: int,
+    hidden: int,
+    dropout: float,
+    features: ItemFeatures | None = None,
+    n_feature_tokens: int = 0,
 ) -> Any:
-    """The DeepFM module: ``pair_logits(sequence, users, items)`` for training, ``forward(sequence, users)``
-    for serving; user index 0 is the unknown user, 1..``n_users`` the known ones."""
+    """The DeepFM module: ``pair_logits(sequence, users, items, tokens)`` for training, ``forward(sequence,
+    users, tokens)`` for serving; user index 0 is the unknown user, 1..``n_users`` the known ones; tokens
+    are ``FeatureSpace`` indices (1..``n_feature_tokens``, 0 = padding) of the user's record and context."""
     import torch
     from torch import nn
 
@@ -144,6 +153,11 @@ def build_model(
             # Row 0 is not padding: it is the unknown user, trained on the rows whose user was dropped.
             self.user = nn.Embedding(n_users + 1, dim)
             self.user_bias = nn.Embedding(n_users + 1, 1)
+            # Users-dataset and context tokens: one pooled field, its last column a first-order weight.
+            self.feature = nn.Embedding(n_feature_tokens + 1, dim + 1, padding_idx=0)
+            nn.init.normal_(self.feature.weight, std=0.05)
+            with torch.no_grad():
+                self.feature.weight[0].zero_()
             for table in (self.context, self.candidate, self.user):
                 nn.init.normal_(table.weight, std=0.05)
             nn.init.zeros_(self.context_bias.weight)
@@ -160,7 +174,7 @@ def build_model(
                     self.token_embedding.weight[0].zero_()
                 self.numeric_map = nn.Linear(max(features.n_numeric, 1), dim + 1, bias=False)
             fields = 4 if use_metadata else 3
-            self.user_layer = nn.Linear(3 * dim, hidden)
+            self.user_layer = nn.Linear(4 * dim, hidden)
             self.item_layer = nn.Linear((fields - 2) * dim, hidden, bias=False)
             self.deep = nn.Sequential(
                 nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout)
@@ -168,9 +182,9 @@ def build_model(
             self.deep_out = nn.Linear(hidden, 1)
 
         def user_side(
-            self, sequence: torch.Tensor, users: torch.Tensor
+            self, sequence: torch.Tensor, users: torch.Tensor, tokens: torch.Tensor
         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            """(field vectors [B, 3, D], first-order + within-user pair terms [B], deep half [B, H])."""
+            """(field vectors [B, 4, D], first-order + within-user pair terms [B], deep half [B, H])."""
             present = (sequence > 0).to(self.context.weight.dtype)
             count = present.sum(dim=1, keepdim=True).clamp(min=1.0)
             bag = (self.context(sequence) * present[..., None]).sum(dim=1) / count
@@ -179,10 +193,20 @@ def build_model(
             last = self.context(latest)
             last_bias = self.context_bias(latest)[:, 1]
             person = self.user(users)
-            pairs = (bag * last).sum(dim=1) + (person * (bag + last)).sum(dim=1)
-            constant = self.global_bias + self.user_bias(users)[:, 0] + bag_bias + last_bias + pairs
-            deep = self.user_layer(torch.cat([person, bag, last], dim=1))
-            return torch.stack([person, bag, last], dim=1), constant, deep
+            held = (tokens > 0).to(self.feature.weight.dtype)
+            pooled = (self.feature(tokens) * held[..., None]).sum(dim=1)
+            pooled = pooled / held.sum(dim=1, keepdim=True).clamp(min=1.0)
+            about, about_bias = pooled[:, :-1], pooled[:, -1]
+            pairs = (
+                (bag * last).sum(dim=1)
+                + (person * (bag + last)).sum(dim=1)
+                + (about * (person + bag + last)).sum(dim=1)
+            )
+            constant = (
+                self.global_bias + self.user_bias(users)[:, 0] + bag_bias + last_bias + about_bias + pairs
+            )
+            deep = self.user_layer(torch.cat([person, bag, last, about], dim=1))
+            return torch.stack([person, bag, last, about], dim=1), constant, deep
 
         def item_side(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             """For item indices of any shape S: (field sum [*S, D], constant [*S], deep half [*S, H])."""
@@ -211,15 +235,24 @@ def build_model(
             return user_constant[:, None] + item_constant + cross + deep
 
         def pair_logits(
-            self, sequence: torch.Tensor, users: torch.Tensor, items: torch.Tensor
+            self,
+            sequence: torch.Tensor,
+            users: torch.Tensor,
+            items: torch.Tensor,
+            tokens: torch.Tensor | None = None,
         ) -> torch.Tensor:
-            """sequence [B, L] (item + 1, left-padded), users [B], items [B, K] item indices -> logits
-            [B, K]."""
-            return self.combine(self.user_side(sequence, users), self.item_side(items))
+            """sequence [B, L] (item + 1, left-padded), users [B], items [B, K] item indices, tokens [B, W]
+            (None = no feature tokens) -> logits [B, K]."""
+            if tokens is None:
+                tokens = torch.zeros((sequence.shape[0], 1), dtype=torch.int64, device=sequence.device)
+            return self.combine(self.user_side(sequence, users, tokens), self.item_side(items))
 
-        def forward(self, item_sequence: torch.Tensor, user_index: torch.Tensor) -> torch.Tensor:
+        def forward(
+            self, item_sequence: torch.Tensor, user_index: torch.Tensor, feature_tokens: torch.Tensor
+        ) -> torch.Tensor:
             everything = torch.arange(n_items, device=item_sequence.device)[None, :]
-            return self.combine(self.user_side(item_sequence, user_index), self.item_side(everything))
+            user = self.user_side(item_sequence, user_index, feature_tokens)
+            return self.combine(user, self.item_side(everything))
 
     return DeepFm()
 
@@ -232,20 +265,30 @@ class PointwiseRows:
     items: np.ndarray  # int64 [M]
     labels: np.ndarray | None  # float32 [M]; None = all positives, negatives drawn per epoch
     users: np.ndarray | None = None  # int64 [M] user index (0 = unknown, u + 1 = u-th user); None = all 0
+    tokens: np.ndarray | None = None  # int64 [M, W] feature tokens (user record + context); None = none
 
 
-def next_item_rows(histories: Sequence[np.ndarray], length: int) -> tuple[PointwiseRows, np.ndarray]:
+def next_item_rows(
+    histories: Sequence[np.ndarray], length: int
+) -> tuple[PointwiseRows, np.ndarray, np.ndarray]:
     """Every step after a user's first as a positive, with the ``length`` items before it as the user side.
 
     Users are numbered 1, 2, ... in the order of ``histories``, counting only those with a row (a user
     without one would have an untrained embedding, so the model treats them as unknown); the second value
-    holds the positions in ``histories`` of users 1, 2, ..."""
+    holds the positions in ``histories`` of users 1, 2, ...; the third, per row, the position of its
+    positive in the concatenated histories (the interaction row, for its context; a repeat run of one item
+    counts as its first row)."""
     sequences: list[np.ndarray] = []
     items: list[int] = []
     users: list[int] = []
     owners: list[int] = []
+    sources: list[np.ndarray] = []
+    start = 0
     for position, history in enumerate(histories):
-        steps = collapse_repeats(np.asarray(history, dtype=np.int64))
+        history = np.asarray(history, dtype=np.int64)
+        first = np.flatnonzero(np.r_[True, history[1:] != history[:-1]]) if len(history) else history
+        steps = history[first]
+        offset, start = start, start + len(history)
         if len(steps) < 2:
             continue
         owners.append(position)
@@ -253,13 +296,15 @@ def next_item_rows(histories: Sequence[np.ndarray], length: int) -> tuple[Pointw
             sequences.append(steps[max(0, t - length) : t])
             items.append(int(steps[t]))
             users.append(len(owners))
+        sources.append(offset + first[1:])
     rows = PointwiseRows(
         model_input(sequences, length),
         np.asarray(items, dtype=np.int64),
         None,
         np.asarray(users, dtype=np.int64),
     )
-    return rows, np.asarray(owners, dtype=np.int64)
+    at = np.concatenate(sources) if sources else np.zeros(0, dtype=np.int64)
+    return rows, np.asarray(owners, dtype=np.int64), at
 
 
 def train_pointwise(
@@ -294,6 +339,7 @@ def train_pointwise(
     row_users = np.zeros(n_rows, dtype=np.int64) if rows.users is None else rows.users
     users = torch.from_numpy(row_users)
     labels = None if rows.labels is None else torch.from_numpy(rows.labels.astype(np.float32))
+    tokens = None if rows.tokens is None else torch.from_numpy(rows.tokens)
     loss_function = torch.nn.BCEWithLogitsLoss()
     for epoch in range(1, epochs + 1):
         model.train()
@@ -316,7 +362,8 @@ def train_pointwise(
                 candidates = items[batch][:, None].to(device)
                 targets = labels[batch][:, None].to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_function(model.pair_logits(x, u, candidates), targets)
+            t = None if tokens is None else tokens[batch].to(device)
+            loss = loss_function(model.pair_logits(x, u, candidates, t), targets)
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
@@ -328,7 +375,13 @@ def train_pointwise(
 
 
 def catalogue_logits(
-    model: Any, sequences: np.ndarray, users: np.ndarray, n_items: int, hidden: int, device: str
+    model: Any,
+    sequences: np.ndarray,
+    users: np.ndarray,
+    tokens: np.ndarray,
+    n_items: int,
+    hidden: int,
+    device: str,
 ) -> np.ndarray:
     """Logits [B, n_items] for model inputs, in user chunks that bound the deep part's activation."""
     import torch
@@ -340,7 +393,8 @@ def catalogue_logits(
         for start in range(0, sequences.shape[0], chunk):
             x = torch.from_numpy(sequences[start : start + chunk]).to(device)
             u = torch.from_numpy(users[start : start + chunk]).to(device)
-            out[start : start + len(x)] = model(x, u).float().cpu().numpy()
+            t = torch.from_numpy(tokens[start : start + chunk]).to(device)
+            out[start : start + len(x)] = model(x, u, t).float().cpu().numpy()
     return out
 
 
@@ -349,23 +403,31 @@ class DeepFmRecipe(Recipe):
     recipe_type = "USER_PERSONALIZATION"
     description = (
         "Predicts the items a user will interact with with a factorization machine plus a deep network over "
-        "the user's id, their history, their latest item and each item's id and metadata (DeepFM)."
+        "the user's id, Users-dataset fields and context, their history, their latest item and each item's "
+        "id and metadata (DeepFM)."
     )
     feature_transformation = "JSON-percentile-filtering"
     contract_name = USER_SEQUENCE_SCORES
     hyperparameters_class = DeepFmHyperparameters
     hyperparameters: DeepFmHyperparameters
-    optional_datasets: ClassVar[tuple[str, ...]] = ("ITEMS",)
+    optional_datasets: ClassVar[tuple[str, ...]] = ("ITEMS", "USERS")
 
     def __init__(self, hyperparameters: Any = None, *, seed: int = 42) -> None:
         super().__init__(hyperparameters, seed=seed)
         self.model: Any = None
         self.device = "cpu"
         self.item_metadata: ItemMetadata | None = None
+        self.user_records: Mapping[str, Row] = {}
+        self.user_kinds: Mapping[str, str] = {}
+        self.feature_space = FeatureSpace()
         self.user_ids: list[str] = []  # user index u + 1 is user_ids[u]
 
     def set_item_metadata(self, metadata: ItemMetadata | None) -> None:
         self.item_metadata = metadata
+
+    def set_user_metadata(self, users: Mapping[str, Row] | None, kinds: Mapping[str, str]) -> None:
+        self.user_records = users or {}
+        self.user_kinds = dict(kinds) if users else {}
 
     def fit(self, data: Interactions, device: str = "cpu", on_epoch: EpochCallback | None = None) -> None:
         import torch
@@ -378,7 +440,14 @@ class DeepFmRecipe(Recipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        rows, owners = next_item_rows(used.histories(), hp.history_length)
+        rows, owners, sources = next_item_rows(used.histories(), hp.history_length)
+        contexts = used.context_rows()
+        self.feature_space = FeatureSpace.fit(
+            self.user_records, self.user_kinds, contexts, sorted(used.context or ())
+        )
+        row_users = [self.user_records.get(used.user_ids[u]) for u in used.user]
+        tokens = self.feature_space.encode([row_users[i] for i in sources], [contexts[i] for i in sources])
+        rows = replace(rows, tokens=tokens)
         if hp.user_id_dropout >= 1.0:
             # No row would train a user's embedding, so the graph knows no user: all get index 0.
             rows, owners = replace(rows, users=None), owners[:0]
@@ -390,6 +459,7 @@ class DeepFmRecipe(Recipe):
             hp.hidden_dimension,
             hp.dropout,
             features,
+            self.feature_space.n_tokens,
         )
 
         def count_epoch(epoch: int, loss: float) -> None:
@@ -417,18 +487,47 @@ class DeepFmRecipe(Recipe):
         position = {user: u + 1 for u, user in enumerate(self.user_ids)}
         return np.asarray([position.get(user, UNKNOWN_USER) for user in user_ids], dtype=np.int64)
 
-    def scores(self, histories: Sequence[np.ndarray], users: np.ndarray | None = None) -> np.ndarray:
+    def feature_tokens(
+        self, user_ids: Sequence[str | None], contexts: Sequence[Row | None] | None = None
+    ) -> np.ndarray:
+        """``feature_tokens`` rows for users (their Users-dataset records) and request contexts."""
+        records = [self.user_records.get(user) if user is not None else None for user in user_ids]
+        return self.feature_space.encode(records, contexts)
+
+    def scores(
+        self,
+        histories: Sequence[np.ndarray],
+        users: np.ndarray | None = None,
+        tokens: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Logits [batch, n_items] for chronological item-index histories (the served computation), for the
-        given user indices; without them, as for users the model does not know (the offline evaluation's
-        held-out users are not in training)."""
+        given user indices and feature tokens; without them, as for users the model does not know and who
+        have no record (the offline evaluation's held-out users are not in training)."""
         hp = self.hyperparameters
         inputs = model_input(histories, hp.history_length)
         if users is None:
             users = np.full(len(histories), UNKNOWN_USER, dtype=np.int64)
-        return catalogue_logits(self.model, inputs, users, self.n_items, hp.hidden_dimension, self.device)
+        if tokens is None:
+            tokens = np.zeros((len(histories), self.feature_space.width), dtype=np.int64)
+        return catalogue_logits(
+            self.model, inputs, users, tokens, self.n_items, hp.hidden_dimension, self.device
+        )
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         return top_k_unseen_chunked(self.scores, histories, k)
+
+    def recommend_users(
+        self, user_ids: Sequence[str], histories: Sequence[np.ndarray], k: int
+    ) -> list[np.ndarray]:
+        """``recommend`` for users not in training whose Users-dataset records the model reads (the
+        offline evaluation's held-out users): index 0 plus their record's tokens, no context."""
+        tokens = self.feature_tokens(user_ids)
+        results: list[np.ndarray] = []
+        for start in range(0, len(histories), SCORE_CHUNK):
+            chunk = list(histories[start : start + SCORE_CHUNK])
+            scores = self.scores(chunk, None, tokens[start : start + len(chunk)])
+            results.extend(top_k_unseen(scores, chunk, k))
+        return results
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.hyperparameters.history_length
@@ -437,11 +536,18 @@ class DeepFmRecipe(Recipe):
         users = rng.integers(0, len(self.user_ids) + 1, size=8).astype(np.int64)
         users[0] = UNKNOWN_USER  # the first row is also the batch of one
         users[-1] = len(self.user_ids)
+        width = self.feature_space.width
+        tokens = rng.integers(0, self.feature_space.n_tokens + 1, size=(8, width)).astype(np.int64)
+        tokens[0] = 0
         self.model = self.model.to("cpu").eval()
         self.device = "cpu"
-        contract = user_sequence_scores_contract(length, self.n_items)
+        contract = user_sequence_scores_contract(length, self.n_items, width)
         parity = export_and_verify(
-            self.model, contract, {"item_sequence": sample, "user_index": users}, model_dir / "model.onnx"
+            self.model,
+            contract,
+            {"item_sequence": sample, "user_index": users, "feature_tokens": tokens},
+            model_dir / "model.onnx",
         )
         (model_dir / USER_IDS_FILE).write_text(json.dumps(self.user_ids), encoding="utf-8")
+        self.feature_space.write(model_dir)
         return ExportResult(contract, parity, "model.onnx", length)
