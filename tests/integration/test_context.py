@@ -1,0 +1,129 @@
+"""User fields and request context reaching a model, through boto3 as a Personalize application sends them.
+
+The data (generated; the answer is known): on DEVICE=mobile a user picks one of items 0-19, on desktop one
+of items 20-39; users whose Users record says SEGMENT=even pick even items, odd ones odd items. The
+Interactions schema marks DEVICE categorical (Personalize's contextual metadata), so an aws-deepfm
+solution trains on it, and GetRecommendations' ``context`` then decides which half a user gets. A user
+created after training with PutUsers, whose events arrive with PutEvents, is scored from that record and
+those events.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.fixtures import ASSUME_ROLE_POLICY, avro_schema
+from tests.integration.conftest import import_dataset, train_solutions, wait_for
+
+pytestmark = pytest.mark.integration
+
+N_USERS, STEPS = 120, 12
+INTERACTIONS = avro_schema(
+    "Interactions",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+        {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
+    ],
+)
+USERS = avro_schema(
+    "Users",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "SEGMENT", "type": ["null", "string"], "categorical": True},
+    ],
+)
+
+
+def _quarter(segment: str, device: str) -> set[str]:
+    low = 0 if device == "mobile" else 20
+    return {f"i{i:02d}" for i in range(low, low + 20) if i % 2 == (0 if segment == "even" else 1)}
+
+
+def _data() -> tuple[str, str]:
+    rng = random.Random(7)
+    interactions = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,DEVICE"]
+    users = ["USER_ID,SEGMENT"]
+    for u in range(N_USERS):
+        segment = "even" if u % 2 == 0 else "odd"
+        users.append(f"u{u:03d},{segment}")
+        for step in range(STEPS):
+            device = rng.choice(("mobile", "desktop"))
+            item = rng.choice(sorted(_quarter(segment, device)))
+            interactions.append(f"u{u:03d},{item},{1_600_000_000 + u * 1000 + step},click,{device}")
+    return "\n".join(interactions) + "\n", "\n".join(users) + "\n"
+
+
+@pytest.fixture(scope="module")
+def deepfm(target, personalize, s3) -> dict[str, Any]:
+    suffix = uuid.uuid4().hex[:6]
+    bucket = f"tailor-ctx-{suffix}"
+    s3.create_bucket(Bucket=bucket)
+    role = target.client("iam").create_role(
+        RoleName=f"PersonalizeCtx-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
+    )["Role"]["Arn"]
+    group = personalize.create_dataset_group(name=f"ctx-group-{suffix}")["datasetGroupArn"]
+    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
+    interactions, users = _data()
+    name = f"ctx-{suffix}"
+    import_dataset(personalize, s3, bucket, role, group, "Interactions", INTERACTIONS, interactions, name)
+    users_arn = import_dataset(personalize, s3, bucket, role, group, "Users", USERS, users, name)
+    _, versions = train_solutions(personalize, group, ["aws-deepfm"], name)
+    campaign = personalize.create_campaign(name=f"ctx-{suffix}", solutionVersionArn=versions["aws-deepfm"])[
+        "campaignArn"
+    ]
+    doc = wait_for(lambda: personalize.describe_campaign(campaignArn=campaign), "campaign")
+    assert doc["status"] == "ACTIVE", doc.get("failureReason")
+    tracker = personalize.create_event_tracker(name=f"ctx-tracker-{suffix}", datasetGroupArn=group)
+    return {"campaign": campaign, "users": users_arn, "tracking_id": tracker["trackingId"]}
+
+
+def _items(runtime, campaign: str, user: str, **kwargs: Any) -> list[str]:
+    # Two: a history has taken several of the ten items of each quarter, and seen items never return.
+    response = runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=2, **kwargs)
+    return [item["itemId"] for item in response["itemList"]]
+
+
+def test_the_request_context_picks_the_half_the_data_says(runtime, deepfm):
+    for user, segment in (("u000", "even"), ("u001", "odd")):
+        for device in ("mobile", "desktop"):
+            got = _items(runtime, deepfm["campaign"], user, context={"DEVICE": device})
+            assert set(got) <= _quarter(segment, device), (user, device, got)
+
+
+def test_a_user_added_with_put_users_is_scored_from_their_record_and_events(runtime, events, deepfm):
+    user = f"new-{uuid.uuid4().hex[:6]}"
+    events.put_users(
+        datasetArn=deepfm["users"], users=[{"userId": user, "properties": json.dumps({"segment": "odd"})}]
+    )
+    now = time.time()
+    events.put_events(
+        trackingId=deepfm["tracking_id"],
+        userId=user,
+        sessionId=f"s-{user}",
+        eventList=[
+            {
+                "eventType": "click",
+                "itemId": item,
+                "sentAt": now + i,
+                "properties": json.dumps({"device": "mobile"}),
+            }
+            for i, item in enumerate(("i01", "i23", "i05", "i27"))
+        ],
+    )
+    deadline = time.monotonic() + 20
+    while True:  # the events and the record arrive through Kinesis and the catalogue overlay
+        got = _items(runtime, deepfm["campaign"], user, context={"DEVICE": "desktop"})
+        if set(got) <= _quarter("odd", "desktop") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert set(got) <= _quarter("odd", "desktop"), got
+    assert not set(got) & {"i01", "i23", "i05", "i27"}
