@@ -71,7 +71,7 @@ def _inputs(captured: Captured, batch: int, n_items: int, rng: np.random.Generat
     for spec in captured.contract.inputs:
         sample = captured.sample_inputs[spec.name]
         shape = (batch, *sample.shape[1:])
-        if spec.name == "user_index":  # 0 = unknown user, 1..n = the model's users; not items
+        if spec.name in ("user_index", "feature_tokens"):  # indices of users / feature tokens, not items
             out[spec.name] = rng.integers(0, int(sample.max()) + 1, size=shape).astype(np.int64)
             continue
         low = 1 if spec.name == "item_sequence" else 0

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/recbole_compare.py [--seeds 3] [--parts sequential,ctr] [--threads 1]
         [--recbole-epochs GRU4Rec=10,SASRec=5,DeepFM=30] [--recbole-seeds GRU4Rec=3,SASRec=1,DeepFM=3]
-        [--ctr-seeds 3] [--ctr-epochs 30] [--ctr-set key=value ...]
+        [--ctr-seeds 3] [--ctr-epochs 30] [--ctr-set key=value ...] [--ctr-fields profile|ids]
         [--tailor "aws-user-personalization (sized),..."] [--set "RUN:key=value" ...] [--report]
 
 RecBole 1.2.1 runs in its own venv (``.bench/recbole-venv``, created by this script on first use with the
@@ -24,9 +24,12 @@ may be recommended: RecBole's sequential convention) and ``unseen`` (the user's 
 runtime and training evaluation).
 
 CTR task: ratings 4-5 are clicks (1), 1-2 non-clicks (0), 3 is dropped; each user's rows in time order
-are split 80/10/10 into train/valid/test. RecBole's DeepFM reads user id, item id and the item's genres;
+are split 80/10/10 into train/valid/test. RecBole's DeepFM reads user id, item id, the item's genres and,
+with ``--ctr-fields profile`` (the default), the user's age, gender and occupation from ``u.user`` (as
+tokens, RecBole's own ml-100k convention); ``--ctr-fields ids`` leaves the profile out on both sides.
 Tailor's DeepFM (``training/recipes/deepfm.py``) reads the user id (every user has training rows, so each
 is a known user: index = position in the sorted training users + 1, as ``user_ids.json`` numbers them),
+the same profile fields as a Users dataset with three categorical fields (``training/feature_tokens.py``),
 the items the user clicked in training before the row (its history: what a deployment's interactions
 would hold), the item id and genres. It trains with the recipe's ``user_id_dropout`` (a share of rows
 scored as the unknown user, index 0), as a deployment's model is trained. ``--ctr-set`` overrides its
@@ -67,6 +70,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from training.data import Interactions, from_records  # noqa: E402
+from training.feature_tokens import CATEGORICAL, FeatureSpace  # noqa: E402
 from training.item_metadata import ItemMetadata  # noqa: E402
 from training.recipes import get_recipe  # noqa: E402
 from training.recipes.deepfm import (  # noqa: E402
@@ -130,6 +134,14 @@ RECBOLE_CTR = {
     "train_batch_size": 2048,
     "eval_batch_size": 4096,
 }
+RECBOLE_CTR_PROFILE = {
+    **RECBOLE_CTR,
+    "load_col": {
+        "inter": ["user_id", "item_id", "label"],
+        "item": ["item_id", "genre"],
+        "user": ["user_id", "age", "gender", "occupation"],
+    },
+}
 
 
 # -- data ----------------------------------------------------------------------------------------------
@@ -140,6 +152,7 @@ class Ratings:
     rating: np.ndarray  # int
     timestamp: np.ndarray  # int
     genres: dict[str, list[str]]  # item id -> genre names
+    profiles: dict[str, dict[str, str]]  # user id -> AGE, GENDER, OCCUPATION (u.user)
 
 
 def _ml100k_dir() -> Path:
@@ -163,7 +176,14 @@ def load_ratings() -> Ratings:
         fields = line.split("|")
         if len(fields) >= 24:
             genres[fields[0]] = [name for name, flag in zip(GENRES, fields[5:24], strict=True) if flag == "1"]
-    return Ratings(table[:, 0].astype(str), table[:, 1].astype(str), table[:, 2], table[:, 3], genres)
+    profiles: dict[str, dict[str, str]] = {}
+    for line in (folder / "u.user").read_text(encoding="latin-1").splitlines():
+        fields = line.split("|")
+        if len(fields) >= 4:
+            profiles[fields[0]] = {"AGE": fields[1], "GENDER": fields[2], "OCCUPATION": fields[3]}
+    return Ratings(
+        table[:, 0].astype(str), table[:, 1].astype(str), table[:, 2], table[:, 3], genres, profiles
+    )
 
 
 def chronological(ratings: Ratings, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -377,9 +397,11 @@ def tailor_sequential(
 class CtrSplit:
     parts: dict[str, list[tuple[str, str, int]]]  # train/valid/test -> (user, item, label)
     user_side: dict[str, list[list[str]]]  # part -> per row, the user's clicked training items before it
+    dataset: str  # RecBole's dataset name (atomic files) for this field set
+    profile: bool  # whether both sides read the users' age, gender and occupation
 
 
-def ctr_split(ratings: Ratings) -> CtrSplit:
+def ctr_split(ratings: Ratings, profile: bool) -> CtrSplit:
     kept = np.flatnonzero(ratings.rating != 3)
     parts: dict[str, list[tuple[str, str, int]]] = {"train": [], "valid": [], "test": []}
     user_side: dict[str, list[list[str]]] = {"train": [], "valid": [], "test": []}
@@ -394,7 +416,7 @@ def ctr_split(ratings: Ratings) -> CtrSplit:
             user_side[part].append(list(clicked))
             if part == "train" and label:
                 clicked.append(item)
-    name = "tailor-ml100k-ctr"
+    name = "tailor-ml100k-ctr-profile" if profile else "tailor-ml100k-ctr"
     for part, rows_ in parts.items():
         _write_atomic(
             WORK / "atomic" / name / f"{name}.{part}.inter",
@@ -406,7 +428,13 @@ def ctr_split(ratings: Ratings) -> CtrSplit:
         ("item_id:token", "genre:token_seq"),
         [(item, " ".join(genres) or "unknown") for item, genres in sorted(ratings.genres.items())],
     )
-    return CtrSplit(parts, user_side)
+    if profile:
+        _write_atomic(
+            WORK / "atomic" / name / f"{name}.user",
+            ("user_id:token", "age:token", "gender:token", "occupation:token"),
+            [(user, p["AGE"], p["GENDER"], p["OCCUPATION"]) for user, p in sorted(ratings.profiles.items())],
+        )
+    return CtrSplit(parts, user_side, name, profile)
 
 
 # The benchmark's DeepFM settings (the recipe's defaults differ: they train next-item clicks with sampled
@@ -437,6 +465,10 @@ def tailor_ctr(
     user_index = {user: u + 1 for u, user in enumerate(users)}  # 0: a user without training rows
     metadata = ItemMetadata.from_columns(items, {"GENRE": ["|".join(ratings.genres[i]) for i in items]})
     length = 50
+    space = FeatureSpace()
+    if split.profile:
+        kinds = dict.fromkeys(("AGE", "GENDER", "OCCUPATION"), CATEGORICAL)
+        space = FeatureSpace.fit({u: ratings.profiles[u] for u in users}, kinds)
 
     def rows(part: str) -> PointwiseRows:
         histories = [np.asarray([index[i] for i in side], dtype=np.int64) for side in split.user_side[part]]
@@ -445,6 +477,7 @@ def tailor_ctr(
             np.asarray([index[item] for _, item, _ in split.parts[part]], dtype=np.int64),
             np.asarray([label for _, _, label in split.parts[part]], dtype=np.float32),
             np.asarray([user_index.get(user, 0) for user, _, _ in split.parts[part]], dtype=np.int64),
+            space.encode([ratings.profiles.get(user) for user, _, _ in split.parts[part]]),
         )
 
     train, valid, test = rows("train"), rows("valid"), rows("test")
@@ -456,6 +489,7 @@ def tailor_ctr(
         int(settings["hidden_dimension"]),
         float(settings["dropout"]),
         metadata.features(items),
+        space.n_tokens,
     )
 
     def probabilities(part: PointwiseRows) -> np.ndarray:
@@ -465,6 +499,7 @@ def tailor_ctr(
                 torch.from_numpy(part.sequences),
                 torch.from_numpy(part.users),  # type: ignore[arg-type]
                 torch.from_numpy(part.items)[:, None],
+                torch.from_numpy(part.tokens),  # type: ignore[arg-type]
             )
         return torch.sigmoid(logits[:, 0]).numpy().astype(np.float64)
 
@@ -596,6 +631,10 @@ def main() -> None:
         "--ctr-set", action="append", default=[], help="key=value override of Tailor's DeepFM CTR settings"
     )
     parser.add_argument(
+        "--ctr-fields", choices=("profile", "ids"), default="profile",
+        help="profile: both sides also read u.user's age, gender, occupation",
+    )  # fmt: skip
+    parser.add_argument(
         "--tailor",
         default="aws-user-personalization,aws-user-personalization-v2",
         help=f"Tailor runs of the sequential task, of: {', '.join(TAILOR_RUNS)}",
@@ -657,7 +696,7 @@ def main() -> None:
         print("\n".join(report_sequential(results, split)))
         print()
     if "ctr" in parts:
-        ctr = ctr_split(ratings)
+        ctr = ctr_split(ratings, args.ctr_fields == "profile")
         ctr_results: dict[str, list[dict[str, Any]]] = {}
         overrides: dict[str, float] = {}
         for pair in args.ctr_set:
@@ -668,15 +707,19 @@ def main() -> None:
         tag = "".join(f"-{k}={v:g}" for k, v in sorted(overrides.items()))
         label = "Tailor aws-deepfm" + (f" ({tag[1:]})" if tag else "")
         for seed in range(args.ctr_seeds):
-            # "user": the model with the user-id field; results of the history-only model are not mixed in.
-            key = f"tailor-aws-deepfm-ctr-user-e{args.ctr_epochs}{tag}-seed{seed}"
+            # "user": the model with the user-id field ("profile": and u.user's fields); results of the
+            # history-only model are not mixed in.
+            fields = "profile" if ctr.profile else "user"
+            key = f"tailor-aws-deepfm-ctr-{fields}-e{args.ctr_epochs}{tag}-seed{seed}"
             if args.report and not (OUT / f"{key}.json").exists():
                 continue
             ctr_results.setdefault(label, []).append(
                 _cached(key, tailor_ctr, ctr, ratings, seed, args.ctr_epochs, overrides)
             )
         for seed in seeds_of("DeepFM"):
-            found = recbole_cached("DeepFM", "ctr", "tailor-ml100k-ctr", RECBOLE_CTR, seed, {})
+            config = RECBOLE_CTR_PROFILE if ctr.profile else RECBOLE_CTR
+            task = "ctr-profile" if ctr.profile else "ctr"
+            found = recbole_cached("DeepFM", task, ctr.dataset, config, seed, {})
             if found is not None:
                 ctr_results.setdefault("RecBole DeepFM", []).append(found)
         print("\n".join(report_ctr(ctr_results, ctr)))

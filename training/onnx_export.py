@@ -1,6 +1,6 @@
 """ONNX export against a declared contract, published only after a parity check.
 
-Each recipe declares which contract its graph implements (``sequence_scores``, ``user_sequence_scores``,
+Each recipe declares which contract its graph implements (``sequence_scores``, ``user_feature_scores``,
 ``item_neighbors``, ``action_propensity`` or ``user_affinity``, see ``training/ARTIFACT.md``).
 ``export_and_verify`` exports with the pinned opset, checks that the graph has exactly the declared inputs
 and outputs, runs it in onnxruntime on sample inputs (the full sample batch and a batch of one, so the
@@ -31,7 +31,7 @@ DEFAULT_ATOL = 1e-4
 BATCH = "batch"
 
 SEQUENCE_SCORES = "sequence_scores"
-USER_SEQUENCE_SCORES = "user_sequence_scores"
+USER_FEATURE_SCORES = "user_feature_scores"
 ITEM_NEIGHBORS = "item_neighbors"
 ACTION_PROPENSITY = "action_propensity"
 USER_AFFINITY = "user_affinity"
@@ -74,13 +74,13 @@ def sample_item_sequences(rng: np.random.Generator, n_items: int, length: int, r
     return sample
 
 
-def user_sequence_scores_contract(
+def user_feature_scores_contract(
     max_sequence_length: int, n_items: int, feature_width: int
 ) -> ExportContract:
     """``sequence_scores`` plus user_index (0 = a user unknown to the model, u + 1 = ``user_ids.json[u]``)
     and feature_tokens (``features.json`` token indices of the user's record and the request context)."""
     return ExportContract(
-        name=USER_SEQUENCE_SCORES,
+        name=USER_FEATURE_SCORES,
         inputs=(
             TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),
             TensorSpec("user_index", "int64", (BATCH,)),

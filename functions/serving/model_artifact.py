@@ -5,7 +5,7 @@ sides is the artifact format (``training/ARTIFACT.md``). The one piece of ``trai
 ``training/feature_tokens.py`` (numpy only): the rules that turn a user's record and a request's context
 into ``features.json`` tokens, kept in one place so that training and serving cannot drift apart.
 
-Scores. For ``sequence_scores`` and ``user_sequence_scores`` models (the latter also reads the user's
+Scores. For ``sequence_scores`` and ``user_feature_scores`` models (the latter also reads the user's
 index, 0 for a user it does not know, and the tokens of their record and context) the graph returns one
 logit per catalogue item; the score of an item is its softmax probability over the whole catalogue, as
 Personalize defines User-Personalization scores, so the scores of the returned items are in [0, 1] and sum
@@ -37,17 +37,17 @@ from training.feature_tokens import FEATURES_FILE, FeatureSpace
 
 FORMAT_VERSION = 1
 SEQUENCE_SCORES = "sequence_scores"
-USER_SEQUENCE_SCORES = "user_sequence_scores"
+USER_FEATURE_SCORES = "user_feature_scores"
 ITEM_NEIGHBORS = "item_neighbors"
 ACTION_PROPENSITY = "action_propensity"
 USER_AFFINITY = "user_affinity"
-CONTRACTS = (SEQUENCE_SCORES, USER_SEQUENCE_SCORES, ITEM_NEIGHBORS, ACTION_PROPENSITY, USER_AFFINITY)
+CONTRACTS = (SEQUENCE_SCORES, USER_FEATURE_SCORES, ITEM_NEIGHBORS, ACTION_PROPENSITY, USER_AFFINITY)
 # The contracts that score every item for a user's history (GetRecommendations, GetPersonalizedRanking).
-USER_ITEM_CONTRACTS = (SEQUENCE_SCORES, USER_SEQUENCE_SCORES)
+USER_ITEM_CONTRACTS = (SEQUENCE_SCORES, USER_FEATURE_SCORES)
 # The graph inputs each contract declares, in order (checked against manifest.json and the graph).
 CONTRACT_INPUTS = {
     SEQUENCE_SCORES: ["item_sequence"],
-    USER_SEQUENCE_SCORES: ["item_sequence", "user_index", "feature_tokens"],
+    USER_FEATURE_SCORES: ["item_sequence", "user_index", "feature_tokens"],
     ITEM_NEIGHBORS: ["item_index"],
     ACTION_PROPENSITY: ["item_sequence"],
     USER_AFFINITY: ["item_index"],
@@ -99,9 +99,9 @@ class LoadedModel:
     users: list[str] = field(default_factory=list)
     item_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     repeat_factor: float = 1.0
-    # user_sequence_scores only (user_ids.json): user id -> the graph's user index (position + 1)
+    # user_feature_scores only (user_ids.json): user id -> the graph's user index (position + 1)
     user_index: dict[str, int] = field(default_factory=dict)
-    # user_sequence_scores only (features.json): the user-record and context token vocabulary
+    # user_feature_scores only (features.json): the user-record and context token vocabulary
     features: FeatureSpace | None = None
     _takers: list[np.ndarray] | None = field(default=None, repr=False)
 
@@ -161,7 +161,7 @@ class LoadedModel:
             )
         user_index: dict[str, int] = {}
         features = None
-        if manifest["contract"] == USER_SEQUENCE_SCORES:
+        if manifest["contract"] == USER_FEATURE_SCORES:
             known = [str(user) for user in _read_json(root / USER_IDS_FILE)]
             user_index = {user: u + 1 for u, user in enumerate(known)}
             if len(user_index) != len(known):
@@ -242,7 +242,7 @@ class LoadedModel:
         ``recommend_for_user`` that filters, promotions and ranking select from. Scores are softmax
         probabilities over the whole catalogue; a user with no known history gets popularity shares.
         ``user_record`` (the user's Users-dataset row) and ``context`` (the request's) reach graphs that
-        read them (``user_sequence_scores``); others ignore them."""
+        read them (``user_feature_scores``); others ignore them."""
         if self.contract not in USER_ITEM_CONTRACTS:
             raise UnsupportedRequestError(
                 f"Recipe {self.recipe} recommends items for an item, not for a user"
@@ -257,7 +257,7 @@ class LoadedModel:
         tail = collapse_repeats(history)[-length:]
         sequence[0, length - len(tail) :] = tail + 1
         feed = {"item_sequence": sequence}
-        if self.contract == USER_SEQUENCE_SCORES:
+        if self.contract == USER_FEATURE_SCORES:
             known = self.user_index.get(user_id, UNKNOWN_USER) if user_id is not None else UNKNOWN_USER
             feed["user_index"] = np.asarray([known], dtype=np.int64)
             assert self.features is not None

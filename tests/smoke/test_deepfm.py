@@ -26,7 +26,7 @@ from tests.smoke.test_more_recipes import RING, _genres, _ring_data, _write_item
 from training.artifact import write_artifact
 from training.errors import HyperparameterError
 from training.item_metadata import ItemMetadata
-from training.onnx_export import export_and_verify, user_sequence_scores_contract
+from training.onnx_export import export_and_verify, user_feature_scores_contract
 from training.recipes import RECIPES, get_recipe
 from training.recipes.deepfm import DeepFmRecipe, PointwiseRows, build_model, train_pointwise
 from training.recipes.user_personalization import model_input
@@ -54,7 +54,7 @@ def test_deepfm_learns_the_next_item_and_serves_what_it_computed(metadata: bool,
     assert _next_item_hits(recipe) >= RING - 1
 
     export = recipe.export(tmp_path)
-    assert export.contract.name == "user_sequence_scores" and export.max_sequence_length == 8
+    assert export.contract.name == "user_feature_scores" and export.max_sequence_length == 8
     assert [spec.name for spec in export.contract.inputs] == ["item_sequence", "user_index", "feature_tokens"]
     assert export.parity.max_abs_diff <= export.parity.atol
     write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
@@ -150,7 +150,7 @@ def test_deepfm_user_field_separates_users_with_one_history(tmp_path: Path) -> N
     assert clicker > 0.9 and skipper < 0.1, probability
     assert 0.25 < unknown < 0.75, probability
 
-    contract = user_sequence_scores_contract(4, n_items, 1)
+    contract = user_feature_scores_contract(4, n_items, 1)
     no_tokens = np.zeros((3, 1), dtype=np.int64)
     sample = {"item_sequence": sequence.numpy(), "user_index": who.numpy(), "feature_tokens": no_tokens}
     parity = export_and_verify(model, contract, sample, tmp_path / "model.onnx")
@@ -192,7 +192,7 @@ def test_entrypoint_trains_deepfm_with_an_items_channel(tmp_path: Path, syntheti
     )
     assert result.returncode == 0, f"{result.failure}\n{result.stderr[-3000:]}"
     manifest = json.loads((result.model_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["recipe"] == "aws-deepfm" and manifest["contract"] == "user_sequence_scores"
+    assert manifest["recipe"] == "aws-deepfm" and manifest["contract"] == "user_feature_scores"
     assert manifest["inputs"] == [
         {"name": "item_sequence", "dtype": "int64", "shape": ["batch", 20]},
         {"name": "user_index", "dtype": "int64", "shape": ["batch"]},

@@ -84,7 +84,7 @@ def test_served_artifact_matches_training_recommendations(
         if model.contract == "sequence_scores":
             served = [item for item, _ in model.recommend_for_user(data.user_ids[user], [], 10)]
             assert served == expected
-        elif model.contract == "user_sequence_scores":
+        elif model.contract == "user_feature_scores":
             # ``recommend`` scores histories as users the model does not know (the offline evaluation's
             # held-out users): served so, the history arrives as live events of an unknown user.
             events = [data.item_ids[i] for i in history]

@@ -5,7 +5,7 @@ Amazon Personalize has no DeepFM recipe page; the name and the hyperparameters b
 named in Personalize's style and marked "(Tailor)".
 
 Fields. DeepFM scores a (user, item) pair from one embedding per field. The graph gets the user's index
-and item sequence (``user_sequence_scores`` contract, ``training/ARTIFACT.md``). The user side has three
+and item sequence (``user_feature_scores`` contract, ``training/ARTIFACT.md``). The user side has three
 fields: the user id's embedding (what the history cannot say, e.g. how generous this user's ratings are),
 the mean of the history's item embeddings (the bag: what the user likes, SVD++-style) and the latest
 item's embedding (what they are doing now). The item side is the candidate's id embedding and, with the
@@ -51,10 +51,10 @@ from training.errors import TrainingDataError
 from training.feature_tokens import FeatureSpace, Row
 from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.onnx_export import (
-    USER_SEQUENCE_SCORES,
+    USER_FEATURE_SCORES,
     export_and_verify,
     sample_item_sequences,
-    user_sequence_scores_contract,
+    user_feature_scores_contract,
 )
 from training.recipes.base import (
     SCORE_CHUNK,
@@ -407,7 +407,7 @@ class DeepFmRecipe(Recipe):
         "id and metadata (DeepFM)."
     )
     feature_transformation = "JSON-percentile-filtering"
-    contract_name = USER_SEQUENCE_SCORES
+    contract_name = USER_FEATURE_SCORES
     hyperparameters_class = DeepFmHyperparameters
     hyperparameters: DeepFmHyperparameters
     optional_datasets: ClassVar[tuple[str, ...]] = ("ITEMS", "USERS")
@@ -541,7 +541,7 @@ class DeepFmRecipe(Recipe):
         tokens[0] = 0
         self.model = self.model.to("cpu").eval()
         self.device = "cpu"
-        contract = user_sequence_scores_contract(length, self.n_items, width)
+        contract = user_feature_scores_contract(length, self.n_items, width)
         parity = export_and_verify(
             self.model,
             contract,
