@@ -489,7 +489,7 @@ def tailor_ctr(
         int(settings["hidden_dimension"]),
         float(settings["dropout"]),
         metadata.features(items),
-        space.n_tokens,
+        space.token_fields(),
     )
 
     def probabilities(part: PointwiseRows) -> np.ndarray:

@@ -88,6 +88,12 @@ class FeatureSpace:
     def context_fields(self) -> list[str]:
         return [f.name for f in self.fields if f.source == CONTEXT]
 
+    def token_fields(self) -> np.ndarray:
+        """int64 [n_tokens + 1]: the position in ``fields`` of each token's field (0 for padding), so a
+        model can pool each field on its own."""
+        position = {f"{spec.source}.{spec.name}": i for i, spec in enumerate(self.fields)}
+        return np.asarray([0, *(position[_field_of(token)] for token in self.vocabulary)], dtype=np.int64)
+
     def row_tokens(self, user: Row | None, context: Row | None) -> list[int]:
         """Token indices of one user record (Users dataset, upper-case keys) and one context map."""
         found: set[int] = set()

@@ -130,15 +130,18 @@ def build_model(
     hidden: int,
     dropout: float,
     features: ItemFeatures | None = None,
-    n_feature_tokens: int = 0,
+    token_fields: np.ndarray | None = None,
 ) -> Any:
     """The DeepFM module: ``pair_logits(sequence, users, items, tokens)`` for training, ``forward(sequence,
     users, tokens)`` for serving; user index 0 is the unknown user, 1..``n_users`` the known ones; tokens
-    are ``FeatureSpace`` indices (1..``n_feature_tokens``, 0 = padding) of the user's record and context."""
+    are ``FeatureSpace`` indices (0 = padding) of the user's record and context, and ``token_fields``
+    (``FeatureSpace.token_fields``) the field of each token: each field is pooled into its own vector."""
     import torch
     from torch import nn
 
     use_metadata = features is not None and not features.empty
+    fields_of_tokens = np.zeros(1, dtype=np.int64) if token_fields is None else np.asarray(token_fields)
+    n_fields = max(1, int(fields_of_tokens[1:].max()) + 1 if len(fields_of_tokens) > 1 else 1)
 
     class DeepFm(nn.Module):
         def __init__(self) -> None:
@@ -153,8 +156,11 @@ def build_model(
             # Row 0 is not padding: it is the unknown user, trained on the rows whose user was dropped.
             self.user = nn.Embedding(n_users + 1, dim)
             self.user_bias = nn.Embedding(n_users + 1, 1)
-            # Users-dataset and context tokens: one pooled field, its last column a first-order weight.
-            self.feature = nn.Embedding(n_feature_tokens + 1, dim + 1, padding_idx=0)
+            # Users-dataset and context tokens: one pooled vector per field (AGE, GENDER, DEVICE, ...), its
+            # last column a first-order weight. Without features, one field that is always empty.
+            self.register_buffer("token_field", torch.from_numpy(fields_of_tokens))
+            self.register_buffer("field_ids", torch.arange(n_fields))
+            self.feature = nn.Embedding(len(fields_of_tokens), dim + 1, padding_idx=0)
             nn.init.normal_(self.feature.weight, std=0.05)
             with torch.no_grad():
                 self.feature.weight[0].zero_()
@@ -174,7 +180,7 @@ def build_model(
                     self.token_embedding.weight[0].zero_()
                 self.numeric_map = nn.Linear(max(features.n_numeric, 1), dim + 1, bias=False)
             fields = 4 if use_metadata else 3
-            self.user_layer = nn.Linear(4 * dim, hidden)
+            self.user_layer = nn.Linear((3 + n_fields) * dim, hidden)
             self.item_layer = nn.Linear((fields - 2) * dim, hidden, bias=False)
             self.deep = nn.Sequential(
                 nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout)
@@ -184,7 +190,7 @@ def build_model(
         def user_side(
             self, sequence: torch.Tensor, users: torch.Tensor, tokens: torch.Tensor
         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            """(field vectors [B, 4, D], first-order + within-user pair terms [B], deep half [B, H])."""
+            """(field vectors [B, 3 + F, D], first-order + within-user pair terms [B], deep half [B, H])."""
             present = (sequence > 0).to(self.context.weight.dtype)
             count = present.sum(dim=1, keepdim=True).clamp(min=1.0)
             bag = (self.context(sequence) * present[..., None]).sum(dim=1) / count
@@ -193,20 +199,24 @@ def build_model(
             last = self.context(latest)
             last_bias = self.context_bias(latest)[:, 1]
             person = self.user(users)
-            held = (tokens > 0).to(self.feature.weight.dtype)
-            pooled = (self.feature(tokens) * held[..., None]).sum(dim=1)
-            pooled = pooled / held.sum(dim=1, keepdim=True).clamp(min=1.0)
-            about, about_bias = pooled[:, :-1], pooled[:, -1]
-            pairs = (
-                (bag * last).sum(dim=1)
-                + (person * (bag + last)).sum(dim=1)
-                + (about * (person + bag + last)).sum(dim=1)
-            )
+            # [B, W, F]: token w of the row belongs to field f (padding to none).
+            member = self.token_field[tokens][..., None] == self.field_ids
+            member = (member & (tokens > 0)[..., None]).to(self.feature.weight.dtype)
+            per_field = member.transpose(1, 2) @ self.feature(tokens)  # [B, F, D + 1]
+            per_field = per_field / member.sum(dim=1)[..., None].clamp(min=1.0)
+            fields = torch.cat([torch.stack([person, bag, last], dim=1), per_field[..., :-1]], dim=1)
+            total = fields.sum(dim=1)
+            pairs = 0.5 * ((total * total).sum(dim=1) - (fields * fields).sum(dim=(1, 2)))
             constant = (
-                self.global_bias + self.user_bias(users)[:, 0] + bag_bias + last_bias + about_bias + pairs
+                self.global_bias
+                + self.user_bias(users)[:, 0]
+                + bag_bias
+                + last_bias
+                + per_field[..., -1].sum(dim=1)
+                + pairs
             )
-            deep = self.user_layer(torch.cat([person, bag, last, about], dim=1))
-            return torch.stack([person, bag, last, about], dim=1), constant, deep
+            deep = self.user_layer(fields.flatten(1))
+            return fields, constant, deep
 
         def item_side(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             """For item indices of any shape S: (field sum [*S, D], constant [*S], deep half [*S, H])."""
@@ -459,7 +469,7 @@ class DeepFmRecipe(Recipe):
             hp.hidden_dimension,
             hp.dropout,
             features,
-            self.feature_space.n_tokens,
+            self.feature_space.token_fields(),
         )
 
         def count_epoch(epoch: int, loss: float) -> None:
