@@ -1,7 +1,8 @@
 """ONNX export against a declared contract, published only after a parity check.
 
 Each recipe declares which contract its graph implements (``sequence_scores``, ``user_feature_scores``,
-``item_neighbors``, ``action_propensity`` or ``user_affinity``, see ``training/ARTIFACT.md``).
+``sequence_feature_scores``, ``item_neighbors``, ``action_propensity`` or ``user_affinity``, see
+``training/ARTIFACT.md``).
 ``export_and_verify`` exports with the pinned opset, checks that the graph has exactly the declared inputs
 and outputs, runs it in onnxruntime on sample inputs (the full sample batch and a batch of one, so the
 dynamic batch axis is exercised) and compares with PyTorch: float outputs within ``atol``, integer outputs
@@ -32,6 +33,7 @@ BATCH = "batch"
 
 SEQUENCE_SCORES = "sequence_scores"
 USER_FEATURE_SCORES = "user_feature_scores"
+SEQUENCE_FEATURE_SCORES = "sequence_feature_scores"
 ITEM_NEIGHBORS = "item_neighbors"
 ACTION_PROPENSITY = "action_propensity"
 USER_AFFINITY = "user_affinity"
@@ -61,6 +63,21 @@ def sequence_scores_contract(max_sequence_length: int, n_items: int) -> ExportCo
     return ExportContract(
         name=SEQUENCE_SCORES,
         inputs=(TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),),
+        outputs=(TensorSpec("scores", "float32", (BATCH, n_items)),),
+    )
+
+
+def sequence_feature_scores_contract(
+    max_sequence_length: int, n_items: int, feature_width: int
+) -> ExportContract:
+    """``sequence_scores`` plus feature_tokens (``features.json`` token indices of the user's record and
+    the request context), for sequence models that read them (aws-hrnn-metadata)."""
+    return ExportContract(
+        name=SEQUENCE_FEATURE_SCORES,
+        inputs=(
+            TensorSpec("item_sequence", "int64", (BATCH, max_sequence_length)),
+            TensorSpec("feature_tokens", "int64", (BATCH, feature_width)),
+        ),
         outputs=(TensorSpec("scores", "float32", (BATCH, n_items)),),
     )
 

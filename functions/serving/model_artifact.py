@@ -38,16 +38,27 @@ from training.feature_tokens import FEATURES_FILE, FeatureSpace
 FORMAT_VERSION = 1
 SEQUENCE_SCORES = "sequence_scores"
 USER_FEATURE_SCORES = "user_feature_scores"
+SEQUENCE_FEATURE_SCORES = "sequence_feature_scores"
 ITEM_NEIGHBORS = "item_neighbors"
 ACTION_PROPENSITY = "action_propensity"
 USER_AFFINITY = "user_affinity"
-CONTRACTS = (SEQUENCE_SCORES, USER_FEATURE_SCORES, ITEM_NEIGHBORS, ACTION_PROPENSITY, USER_AFFINITY)
+CONTRACTS = (
+    SEQUENCE_SCORES,
+    USER_FEATURE_SCORES,
+    SEQUENCE_FEATURE_SCORES,
+    ITEM_NEIGHBORS,
+    ACTION_PROPENSITY,
+    USER_AFFINITY,
+)
 # The contracts that score every item for a user's history (GetRecommendations, GetPersonalizedRanking).
-USER_ITEM_CONTRACTS = (SEQUENCE_SCORES, USER_FEATURE_SCORES)
+USER_ITEM_CONTRACTS = (SEQUENCE_SCORES, USER_FEATURE_SCORES, SEQUENCE_FEATURE_SCORES)
+# The contracts whose graphs read the user's record and the request context (features.json).
+FEATURE_CONTRACTS = (USER_FEATURE_SCORES, SEQUENCE_FEATURE_SCORES)
 # The graph inputs each contract declares, in order (checked against manifest.json and the graph).
 CONTRACT_INPUTS = {
     SEQUENCE_SCORES: ["item_sequence"],
     USER_FEATURE_SCORES: ["item_sequence", "user_index", "feature_tokens"],
+    SEQUENCE_FEATURE_SCORES: ["item_sequence", "feature_tokens"],
     ITEM_NEIGHBORS: ["item_index"],
     ACTION_PROPENSITY: ["item_sequence"],
     USER_AFFINITY: ["item_index"],
@@ -166,11 +177,12 @@ class LoadedModel:
             user_index = {user: u + 1 for u, user in enumerate(known)}
             if len(user_index) != len(known):
                 raise ModelArtifactError(f"{USER_IDS_FILE} lists a user more than once")
+        if manifest["contract"] in FEATURE_CONTRACTS:
             try:
                 features = FeatureSpace.from_json(_read_json(root / FEATURES_FILE))
             except (KeyError, TypeError, ValueError) as error:
                 raise ModelArtifactError(f"{FEATURES_FILE} is not a feature vocabulary: {error}") from error
-            width = manifest["inputs"][2]["shape"][1]
+            width = manifest["inputs"][-1]["shape"][1]
             if width != features.width:
                 raise ModelArtifactError(
                     f"{FEATURES_FILE} has width {features.width}, the graph's feature_tokens {width}"
@@ -260,6 +272,7 @@ class LoadedModel:
         if self.contract == USER_FEATURE_SCORES:
             known = self.user_index.get(user_id, UNKNOWN_USER) if user_id is not None else UNKNOWN_USER
             feed["user_index"] = np.asarray([known], dtype=np.int64)
+        if self.contract in FEATURE_CONTRACTS:
             assert self.features is not None
             feed["feature_tokens"] = self.features.encode([user_record], [context])
         logits = self.session.run(None, feed)[0][0].astype(np.float64)

@@ -2,8 +2,9 @@
 
 The data (generated; the answer is known): on DEVICE=mobile a user picks one of items 0-19, on desktop one
 of items 20-39; users whose Users record says SEGMENT=even pick even items, odd ones odd items. The
-Interactions schema marks DEVICE categorical (Personalize's contextual metadata), so an aws-deepfm
-solution trains on it, and GetRecommendations' ``context`` then decides which half a user gets. A user
+Interactions schema marks DEVICE categorical (Personalize's contextual metadata), so the recipes that
+read context (aws-deepfm, aws-hrnn-metadata; the latter also needs the Items dataset, here each item's
+HALF) train on it, and GetRecommendations' ``context`` then decides which half a user gets. A user
 created after training with PutUsers, whose events arrive with PutEvents, is scored from that record and
 those events.
 """
@@ -34,6 +35,11 @@ INTERACTIONS = avro_schema(
         {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
     ],
 )
+ITEMS = avro_schema(
+    "Items",
+    [{"name": "ITEM_ID", "type": "string"}, {"name": "HALF", "type": "string", "categorical": True}],
+)
+RECIPES = ("aws-deepfm", "aws-hrnn-metadata")
 USERS = avro_schema(
     "Users",
     [
@@ -63,7 +69,7 @@ def _data() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def deepfm(target, personalize, s3) -> dict[str, Any]:
+def trained(target, personalize, s3) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:6]
     bucket = f"tailor-ctx-{suffix}"
     s3.create_bucket(Bucket=bucket)
@@ -76,14 +82,20 @@ def deepfm(target, personalize, s3) -> dict[str, Any]:
     name = f"ctx-{suffix}"
     import_dataset(personalize, s3, bucket, role, group, "Interactions", INTERACTIONS, interactions, name)
     users_arn = import_dataset(personalize, s3, bucket, role, group, "Users", USERS, users, name)
-    _, versions = train_solutions(personalize, group, ["aws-deepfm"], name)
-    campaign = personalize.create_campaign(name=f"ctx-{suffix}", solutionVersionArn=versions["aws-deepfm"])[
-        "campaignArn"
-    ]
-    doc = wait_for(lambda: personalize.describe_campaign(campaignArn=campaign), "campaign")
-    assert doc["status"] == "ACTIVE", doc.get("failureReason")
+    items = "ITEM_ID,HALF\n" + "".join(f"i{i:02d},{'low' if i < 20 else 'high'}\n" for i in range(40))
+    import_dataset(personalize, s3, bucket, role, group, "Items", ITEMS, items, name)
+    _, versions = train_solutions(personalize, group, RECIPES, name)
+    campaigns = {
+        recipe: personalize.create_campaign(
+            name=f"ctx-{recipe}-{suffix}", solutionVersionArn=versions[recipe]
+        )["campaignArn"]
+        for recipe in RECIPES
+    }
+    for arn in campaigns.values():
+        doc = wait_for(lambda arn=arn: personalize.describe_campaign(campaignArn=arn), "campaign")
+        assert doc["status"] == "ACTIVE", doc.get("failureReason")
     tracker = personalize.create_event_tracker(name=f"ctx-tracker-{suffix}", datasetGroupArn=group)
-    return {"campaign": campaign, "users": users_arn, "tracking_id": tracker["trackingId"]}
+    return {"campaigns": campaigns, "users": users_arn, "tracking_id": tracker["trackingId"]}
 
 
 def _items(runtime, campaign: str, user: str, **kwargs: Any) -> list[str]:
@@ -92,21 +104,23 @@ def _items(runtime, campaign: str, user: str, **kwargs: Any) -> list[str]:
     return [item["itemId"] for item in response["itemList"]]
 
 
-def test_the_request_context_picks_the_half_the_data_says(runtime, deepfm):
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_the_request_context_picks_the_half_the_data_says(runtime, trained, recipe):
     for user, segment in (("u000", "even"), ("u001", "odd")):
         for device in ("mobile", "desktop"):
-            got = _items(runtime, deepfm["campaign"], user, context={"DEVICE": device})
+            got = _items(runtime, trained["campaigns"][recipe], user, context={"DEVICE": device})
             assert set(got) <= _quarter(segment, device), (user, device, got)
 
 
-def test_a_user_added_with_put_users_is_scored_from_their_record_and_events(runtime, events, deepfm):
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_a_user_added_with_put_users_is_scored_from_their_record_and_events(runtime, events, trained, recipe):
     user = f"new-{uuid.uuid4().hex[:6]}"
     events.put_users(
-        datasetArn=deepfm["users"], users=[{"userId": user, "properties": json.dumps({"segment": "odd"})}]
+        datasetArn=trained["users"], users=[{"userId": user, "properties": json.dumps({"segment": "odd"})}]
     )
     now = time.time()
     events.put_events(
-        trackingId=deepfm["tracking_id"],
+        trackingId=trained["tracking_id"],
         userId=user,
         sessionId=f"s-{user}",
         eventList=[
@@ -121,7 +135,7 @@ def test_a_user_added_with_put_users_is_scored_from_their_record_and_events(runt
     )
     deadline = time.monotonic() + 20
     while True:  # the events and the record arrive through Kinesis and the catalogue overlay
-        got = _items(runtime, deepfm["campaign"], user, context={"DEVICE": "desktop"})
+        got = _items(runtime, trained["campaigns"][recipe], user, context={"DEVICE": "desktop"})
         if set(got) <= _quarter("odd", "desktop") or time.monotonic() > deadline:
             break
         time.sleep(0.5)

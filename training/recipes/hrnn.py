@@ -157,8 +157,10 @@ class HrnnMetadataRecipe(HrnnRecipe):
     feature_transformation = "featurize_metadata"
     hyperparameters_class = HrnnMetadataHyperparameters
     required_datasets = ("INTERACTIONS", "ITEMS")
+    optional_datasets = ("USERS",)
     uses_item_metadata = True
     needs_item_metadata = True
+    uses_feature_tokens = True
 
 
 class HrnnColdstartRecipe(HrnnMetadataRecipe):
@@ -170,6 +172,9 @@ class HrnnColdstartRecipe(HrnnMetadataRecipe):
     feature_transformation = "featurize_coldstart"
     hyperparameters_class = HrnnColdstartHyperparameters
     scores_items_without_interactions = True
+    # Its UPDATE warm start maps item and metadata-token rows; user and context tokens are left out.
+    uses_feature_tokens = False
+    optional_datasets = ()
     warm_item_parameters = ITEM_PARAMETERS  # trainingMode UPDATE
     hyperparameters: HrnnColdstartHyperparameters
 

@@ -37,11 +37,13 @@ import numpy as np
 
 from training.data import Interactions
 from training.errors import TrainingDataError
+from training.feature_tokens import FeatureSpace, Row
 from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.onnx_export import (
     SEQUENCE_SCORES,
     export_and_verify,
     sample_item_sequences,
+    sequence_feature_scores_contract,
     sequence_scores_contract,
 )
 from training.recipes.base import (
@@ -50,6 +52,7 @@ from training.recipes.base import (
     ExportResult,
     Recipe,
     filter_by_history_percentile,
+    top_k_unseen,
     top_k_unseen_chunked,
 )
 from training.recipes.sequence_training import fit_next_item
@@ -92,18 +95,26 @@ def recency_weights(data: Interactions, enabled: bool) -> list[np.ndarray]:
     return [(0.5 + np.searchsorted(ordered, t, side="left") / scale).astype(np.float32) for t in stamps]
 
 
-def collapsed_sequences(data: Interactions, recency: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Histories of 2+ steps with consecutive repeats collapsed, and each step's loss weight."""
+def collapsed_sequences(
+    data: Interactions, recency: bool
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Histories of 2+ steps with consecutive repeats collapsed, each step's loss weight, and each step's
+    interaction row (the first of a repeat run)."""
     sequences: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    for history, weight in zip(data.histories(), recency_weights(data, recency), strict=True):
+    rows: list[np.ndarray] = []
+    offsets = data.user_offsets
+    for user, (history, weight) in enumerate(
+        zip(data.histories(), recency_weights(data, recency), strict=True)
+    ):
         if len(history) < 2:
             continue
         keep = np.ones(len(history), dtype=bool)
         keep[1:] = history[1:] != history[:-1]
         sequences.append(history[keep])
         weights.append(weight[keep])
-    return sequences, weights
+        rows.append(offsets[user] + np.flatnonzero(keep))
+    return sequences, weights, rows
 
 
 def _item_tower(n_items: int, dim: int, features: ItemFeatures | None, init: np.ndarray | None) -> Any:
@@ -153,7 +164,9 @@ def _item_tower(n_items: int, dim: int, features: ItemFeatures | None, init: np.
     return ItemTower()
 
 
-def _scorer(n_items: int, dim: int, tower: Any, encoder: Any, dropout: float) -> Any:
+def _scorer(
+    n_items: int, dim: int, tower: Any, encoder: Any, dropout: float, n_feature_tokens: int = 0
+) -> Any:
     import torch
     from torch import nn
 
@@ -165,11 +178,26 @@ def _scorer(n_items: int, dim: int, tower: Any, encoder: Any, dropout: float) ->
             self.dropout = nn.Dropout(dropout)
             self.project = nn.Linear(dim, dim)
             self.item_bias = nn.Parameter(torch.zeros(n_items))
+            # Users-dataset and context tokens (training/feature_tokens.py): their mean embedding is added
+            # to every state, so "who and where" moves the query the sequence built.
+            self.uses_features = n_feature_tokens > 0
+            if self.uses_features:
+                self.feature = nn.Embedding(n_feature_tokens + 1, dim, padding_idx=0)
+                nn.init.normal_(self.feature.weight, std=0.05)
+                with torch.no_grad():
+                    self.feature.weight[0].zero_()
 
-        def states(self, item_sequence: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+        def states(
+            self, item_sequence: torch.Tensor, vectors: torch.Tensor, tokens: torch.Tensor | None = None
+        ) -> torch.Tensor:
+            """States [B, L, D]; ``tokens`` [B, L, T] are each step's feature tokens (None: none)."""
             table = torch.cat([torch.zeros_like(vectors[:1]), vectors], dim=0)  # row 0 = padding
             embedded = self.dropout(table[item_sequence])
             hidden = self.encoder(embedded, item_sequence > 0)
+            if self.uses_features and tokens is not None:
+                held = (tokens > 0).to(hidden.dtype)
+                pooled = (self.feature(tokens) * held[..., None]).sum(dim=-2)
+                hidden = hidden + pooled / held.sum(dim=-1, keepdim=True).clamp(min=1.0)
             return self.project(self.dropout(hidden))
 
         def logits(self, states: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
@@ -196,7 +224,14 @@ def _baked(model: Any) -> Any:
             states = self.scorer.states(item_sequence, self.vectors)[:, -1, :]
             return self.scorer.logits(states, self.vectors)
 
-    return Baked().eval()
+    class BakedWithFeatures(Baked):
+        def forward(self, item_sequence: torch.Tensor, feature_tokens: torch.Tensor) -> torch.Tensor:
+            # The request's tokens belong to the step being predicted: the newest position's.
+            tokens = feature_tokens[:, None, :].expand(-1, item_sequence.shape[1], -1)
+            states = self.scorer.states(item_sequence, self.vectors, tokens)[:, -1, :]
+            return self.scorer.logits(states, self.vectors)
+
+    return (BakedWithFeatures() if model.uses_features else Baked()).eval()
 
 
 class NeuralSequenceRecipe(Recipe):
@@ -208,6 +243,8 @@ class NeuralSequenceRecipe(Recipe):
     needs_item_metadata: ClassVar[bool] = False
     # Whether the entrypoint adds the Items dataset's items without interactions to the catalogue.
     scores_items_without_interactions: ClassVar[bool] = False
+    # Whether the model reads the Users dataset and interaction context (training/feature_tokens.py).
+    uses_feature_tokens: ClassVar[bool] = False
     # Used only by a recipe that also sets ``warm_item_parameters`` (training/warm_start.py).
     warm_token_parameters: ClassVar[Mapping[str, int]] = {TOKEN_EMBEDDING: 1}
     warm_current_buffers: ClassVar[tuple[str, ...]] = CATALOGUE_BUFFERS
@@ -220,9 +257,38 @@ class NeuralSequenceRecipe(Recipe):
         self.cold = np.zeros(0, dtype=bool)
         # Per-token parameter -> the tokens of its rows after the padding (empty without metadata).
         self.token_vocabularies: dict[str, list[str]] = {}
+        self.user_records: Mapping[str, Row] = {}
+        self.user_kinds: Mapping[str, str] = {}
+        self.feature_space = FeatureSpace()
 
     def set_item_metadata(self, metadata: ItemMetadata | None) -> None:
         self.item_metadata = metadata
+
+    def set_user_metadata(self, users: Mapping[str, Row] | None, kinds: Mapping[str, str]) -> None:
+        if self.uses_feature_tokens:
+            self.user_records = users or {}
+            self.user_kinds = dict(kinds) if users else {}
+
+    @property
+    def reads_features(self) -> bool:
+        """Whether the fitted model has feature tokens (the recipe reads them and the data had some)."""
+        return self.feature_space.n_tokens > 0
+
+    def _step_tokens(self, used: Interactions, rows: list[np.ndarray]) -> list[np.ndarray] | None:
+        """Per training sequence, each step's feature tokens: its user's record and its context."""
+        if not self.uses_feature_tokens:
+            return None
+        contexts = used.context_rows()
+        self.feature_space = FeatureSpace.fit(
+            self.user_records, self.user_kinds, contexts, sorted(used.context or ())
+        )
+        if not self.reads_features:
+            return None
+        records = [self.user_records.get(user) for user in used.user_ids]
+        return [
+            self.feature_space.encode([records[used.user[r]] for r in steps], [contexts[r] for r in steps])
+            for steps in rows
+        ]
 
     @abstractmethod
     def settings(self) -> SequenceSettings:
@@ -264,12 +330,15 @@ class NeuralSequenceRecipe(Recipe):
         self.device = device
         features = self._features(data)
         used = filter_by_history_percentile(data, s.min_percentile, s.max_percentile)
-        windows = build_windows(*collapsed_sequences(used, s.recency), s.length, 1)
+        sequences, weights, rows = collapsed_sequences(used, s.recency)
+        windows = build_windows(sequences, weights, s.length, 1, self._step_tokens(used, rows))
         init = cooccurrence_embeddings(used, s.dim, self.seed) if s.cooccurrence_init else None
         tower = _item_tower(self.n_items, s.dim, features, init)
         self.cold = self.cold_items(data)
         tower.id_gate.copy_(torch.from_numpy((~self.cold).astype(np.float32)))
-        self.model = _scorer(self.n_items, s.dim, tower, self.build_encoder(s), s.dropout).to(device)
+        self.model = _scorer(
+            self.n_items, s.dim, tower, self.build_encoder(s), s.dropout, self.feature_space.n_tokens
+        ).to(device)
         self.token_vocabularies = (
             {TOKEN_EMBEDDING: list(features.vocabulary)} if tower.use_metadata and features else {}
         )
@@ -282,9 +351,11 @@ class NeuralSequenceRecipe(Recipe):
             )
         model = self.model
 
-        def logits_of(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        def logits_of(
+            x: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor | None = None
+        ) -> torch.Tensor:
             vectors = model.tower(s.item_id_dropout)
-            return model.logits(model.states(x, vectors)[mask], vectors)
+            return model.logits(model.states(x, vectors, tokens)[mask], vectors)
 
         def done(epoch: int, loss: float) -> None:
             self.epochs_trained = epoch
@@ -306,8 +377,9 @@ class NeuralSequenceRecipe(Recipe):
             on_epoch=done,
         )
 
-    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
-        """Logits [batch, n_items] for chronological item-index histories (the served computation)."""
+    def scores(self, histories: Sequence[np.ndarray], tokens: np.ndarray | None = None) -> np.ndarray:
+        """Logits [batch, n_items] for chronological item-index histories (the served computation), with
+        each row's feature tokens [batch, width] when the model reads them (None: no record, no context)."""
         import torch
 
         self.model.eval()
@@ -317,12 +389,26 @@ class NeuralSequenceRecipe(Recipe):
             vectors = self.model.tower()
             for start in range(0, len(histories), SCORE_CHUNK):
                 chunk = torch.from_numpy(model_input(histories[start : start + SCORE_CHUNK], length))
-                states = self.model.states(chunk.to(self.device), vectors)[:, -1, :]
+                steps = None
+                if tokens is not None and self.reads_features:
+                    rows = torch.from_numpy(tokens[start : start + len(chunk)])
+                    steps = rows[:, None, :].expand(-1, length, -1).to(self.device)
+                states = self.model.states(chunk.to(self.device), vectors, steps)[:, -1, :]
                 out[start : start + len(chunk)] = self.model.logits(states, vectors).cpu().numpy()
         return out
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         return top_k_unseen_chunked(self.scores, histories, k)
+
+    def recommend_users(
+        self, user_ids: Sequence[str], histories: Sequence[np.ndarray], k: int
+    ) -> list[np.ndarray]:
+        """``recommend`` with the users' Users-dataset records (the offline evaluation's held-out users;
+        no context), for a model that reads feature tokens."""
+        if not self.reads_features:
+            return self.recommend(histories, k)
+        tokens = self.feature_space.encode([self.user_records.get(user) for user in user_ids])
+        return top_k_unseen(self.scores(histories, tokens), histories, k)
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.settings().length
@@ -330,10 +416,16 @@ class NeuralSequenceRecipe(Recipe):
         sample = sample_item_sequences(rng, self.n_items, length)
         self.model = self.model.to("cpu").eval()
         self.device = "cpu"
-        contract = sequence_scores_contract(length, self.n_items)
-        parity = export_and_verify(
-            _baked(self.model), contract, {"item_sequence": sample}, model_dir / "model.onnx"
-        )
+        inputs = {"item_sequence": sample}
+        if self.reads_features:
+            width = self.feature_space.width
+            contract = sequence_feature_scores_contract(length, self.n_items, width)
+            tokens = rng.integers(0, self.feature_space.n_tokens + 1, size=(len(sample), width))
+            inputs["feature_tokens"] = tokens.astype(np.int64)
+            self.feature_space.write(model_dir)
+        else:
+            contract = sequence_scores_contract(length, self.n_items)
+        parity = export_and_verify(_baked(self.model), contract, inputs, model_dir / "model.onnx")
         return ExportResult(contract, parity, "model.onnx", length)
 
 

@@ -38,8 +38,9 @@ GRAD_CLIP = 5.0
 # the batch keeps at least this many steps so they train in the same number of epochs.
 MIN_STEPS_PER_EPOCH = 8
 
-# (windows' inputs [B, L] on the device, scored-step mask [B, L]) -> logits [scored steps, n_items].
-LogitsFunction = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
+# (windows' inputs [B, L] on the device, scored-step mask [B, L][, feature tokens [B, L, T] when the
+# windows carry them]) -> logits [scored steps, n_items].
+LogitsFunction = Callable[..., "torch.Tensor"]
 
 
 def fit_next_item(
@@ -74,6 +75,7 @@ def fit_next_item(
     inputs = torch.from_numpy(windows.inputs)
     targets = torch.from_numpy(windows.targets)
     weights = torch.from_numpy(windows.weights)
+    side = None if windows.side is None else torch.from_numpy(windows.side)
     horizon = targets.shape[-1]
     horizon_weight = horizon_decay ** torch.arange(horizon, dtype=torch.float32, device=device)
     micro = max(1, LOGIT_BUDGET // max(1, n_items * max(1, targets_per_window)))
@@ -97,7 +99,8 @@ def fit_next_item(
                 if not bool(mask.any()):
                     continue
                 # The softmax in float32 whatever the matmuls ran in: its sum spans the catalogue.
-                log_p = torch.log_softmax(logits_of(x, mask).float(), dim=-1)
+                extra = () if side is None else (side[part].to(device),)
+                log_p = torch.log_softmax(logits_of(x, mask, *extra).float(), dim=-1)
                 future = y[mask]
                 ahead = (future > 0) * horizon_weight
                 picked = log_p.gather(1, (future - 1).clamp(min=0)) * ahead

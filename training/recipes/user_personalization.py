@@ -146,18 +146,28 @@ class Windows:
     inputs: np.ndarray  # int64 [W, L], item + 1, 0 = padding
     targets: np.ndarray  # int64 [W, L, H], the next H items + 1; 0 = none (or the step carries no loss)
     weights: np.ndarray  # float32 [W, L], loss weight of the step
+    # int64 [W, L, T] feature tokens of each step's target interaction (its user's record and context:
+    # what the request will say when the model predicts it); None when the recipe reads no features
+    side: np.ndarray | None = None
 
 
 def build_windows(
-    sequences: Sequence[np.ndarray], weights: Sequence[np.ndarray], length: int, horizon: int = 1
+    sequences: Sequence[np.ndarray],
+    weights: Sequence[np.ndarray],
+    length: int,
+    horizon: int = 1,
+    side: Sequence[np.ndarray] | None = None,
 ) -> Windows:
-    """Training windows of ``length`` inputs; step i's targets are the items i+1 .. i+horizon."""
+    """Training windows of ``length`` inputs; step i's targets are the items i+1 .. i+horizon, and its
+    ``side`` row (per sequence: int64 [n, T]) that of step i+1."""
     stride = max(1, length // 2)
     inputs: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     target_weights: list[np.ndarray] = []
+    sides: list[np.ndarray] = []
+    width = side[0].shape[1] if side else 1
     ahead = np.arange(1, horizon + 1)
-    for seq, weight in zip(sequences, weights, strict=True):
+    for number, (seq, weight) in enumerate(zip(sequences, weights, strict=True)):
         n = len(seq)
         end = n - 1  # index of the newest next-item target in the window
         while end >= 1:
@@ -177,14 +187,21 @@ def build_windows(
             inputs.append(x)
             targets.append(padded)
             target_weights.append(w)
+            if side is not None:
+                tokens = np.zeros((length, width), dtype=np.int64)
+                tokens[length - span :] = side[number][start + 1 : end + 1]
+                sides.append(tokens)
             end -= stride
     if not inputs:
         return Windows(
             np.zeros((0, length), dtype=np.int64),
             np.zeros((0, length, horizon), dtype=np.int64),
             np.zeros((0, length), dtype=np.float32),
+            None if side is None else np.zeros((0, length, width), dtype=np.int64),
         )
-    return Windows(np.stack(inputs), np.stack(targets), np.stack(target_weights))
+    return Windows(
+        np.stack(inputs), np.stack(targets), np.stack(target_weights), np.stack(sides) if sides else None
+    )
 
 
 def cooccurrence_embeddings(data: Interactions, dim: int, seed: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""aws-deepfm reading the Users dataset and interaction context, on data whose answer is known.
+"""aws-deepfm and aws-hrnn-metadata reading the Users dataset and interaction context, on data whose
+answer is known.
 
 Every user's history mixes all items, so the history cannot say what comes next; two other facts do:
 - the context: on DEVICE=mobile a user picks one of items 0-19, on desktop one of items 20-39;
@@ -22,7 +23,9 @@ from functions.serving.model_artifact import LoadedModel
 from tests.smoke.conftest import REPO
 from training.artifact import write_artifact
 from training.data import Interactions, from_records
+from training.item_metadata import ItemMetadata
 from training.recipes.deepfm import DeepFmRecipe
+from training.recipes.hrnn import HrnnMetadataRecipe
 
 pytestmark = pytest.mark.smoke
 
@@ -161,3 +164,42 @@ def test_entrypoint_reads_the_users_channel_and_the_interactions_context(tmp_pat
     # The held-out users are scored with their Users record (no context): better than a coin's half.
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["precision_at_5"] > 0.0
+
+
+def test_hrnn_metadata_reads_the_record_and_context_and_serves_them(tmp_path: Path) -> None:
+    """The GRU's state plus the pooled tokens: the same known answers as DeepFM's, through the
+    ``sequence_feature_scores`` graph; without Users data or context it stays a ``sequence_scores`` model."""
+    data, records = _data()
+    half = ["low" if int(item[1:]) < 20 else "high" for item in data.item_ids]
+    metadata = ItemMetadata.from_columns(data.item_ids, {"HALF": half})
+    settings = {"epochs": "10", "hidden_dimension": "32", "bptt": "8"}
+    recipe = HrnnMetadataRecipe(HrnnMetadataRecipe.parse_hyperparameters(settings), seed=1)
+    recipe.set_item_metadata(metadata)
+    recipe.set_user_metadata(records, {"SEGMENT": "categorical", "AGE": "numeric"})
+    recipe.fit(data)
+    export = recipe.export(tmp_path)
+    assert export.contract.name == "sequence_feature_scores"
+    assert [spec.name for spec in export.contract.inputs] == ["item_sequence", "feature_tokens"]
+    assert export.parity.max_abs_diff <= export.parity.atol
+    write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
+    model = LoadedModel.load(str(tmp_path))
+    index = {item: i for i, item in enumerate(data.item_ids)}
+    for segment, start in (("even", 0), ("odd", 1)):
+        history_ids = [f"i{i:02d}" for i in (start + 2, start + 24, start + 8, start + 30)]
+        for device in ("mobile", "desktop"):
+            record, context = {"SEGMENT": segment}, {"DEVICE": device}
+            scores, _ = model.user_scores("someone-new", history_ids, record, context)
+            best = [model.items[i] for i in np.argsort(-scores) if model.items[i] not in history_ids][:5]
+            assert set(best) <= {f"i{i:02d}" for i in _quarter(segment, device)}, (segment, device, best)
+            tokens = recipe.feature_space.encode([record], [context])
+            logits = recipe.scores([np.asarray([index[i] for i in history_ids])], tokens)[0]
+            want = np.exp(logits - logits.max())
+            np.testing.assert_allclose(scores, want / want.sum(), atol=1e-5)
+
+    plain = HrnnMetadataRecipe(HrnnMetadataRecipe.parse_hyperparameters(settings), seed=1)
+    plain.set_item_metadata(metadata)
+    plain.fit(from_records(
+        [data.user_ids[u] for u in data.user], [data.item_ids[i] for i in data.item], data.timestamp
+    ))  # fmt: skip
+    (tmp_path / "plain").mkdir()
+    assert plain.export(tmp_path / "plain").contract.name == "sequence_scores"
