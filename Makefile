@@ -27,6 +27,7 @@ test: test-fast test-localstack
 
 test-fast: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -rs
 
 # The LocalStack tier alone: setup (cached under .localstack/), start, cdklocal deploy, the suite, stop.
@@ -44,6 +45,7 @@ synth: $(STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 serve: $(STAMP)
 	$(VENV)/bin/tailor serve --port 4599

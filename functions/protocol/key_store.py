@@ -110,9 +110,7 @@ def credential_from_secret(secret_string: str) -> Credential:
     """The admin key as the deployment stores it: ``{"accessKeyId", "secretAccessKey", "accountId"}``."""
     try:
         doc = json.loads(secret_string)
-        credential = Credential(
-            str(doc["accessKeyId"]), str(doc["secretAccessKey"]), str(doc["accountId"])
-        )
+        credential = Credential(str(doc["accessKeyId"]), str(doc["secretAccessKey"]), str(doc["accountId"]))
     except (ValueError, KeyError, TypeError) as exc:
         # Never echo the secret string itself.
         raise ValueError(

@@ -220,4 +220,3 @@ def reset() -> None:
     """Forget every cached catalog (tests that recreate the AWS backend between cases)."""
     with _catalogs_lock:
         _catalogs.clear()
-

@@ -63,9 +63,7 @@ def signed_event(
     if target:
         headers["X-Amz-Target"] = f"AmazonPersonalize.{target}"
     data = json.dumps(body)
-    request = AWSRequest(
-        method="POST", url=f"https://{host}{path}", data=data, headers=headers
-    )
+    request = AWSRequest(method="POST", url=f"https://{host}{path}", data=data, headers=headers)
     SigV4Auth(Credentials(access_key, secret_key), "personalize", REGION).add_auth(request)
     return {
         "resource": path,

@@ -35,9 +35,7 @@ HOST_ENV_PREFIXES = ("OPENBLAS_",)  # numerical-library settings this machine ne
 
 
 def _host_env() -> dict[str, str]:
-    return {
-        k: v for k, v in os.environ.items() if k in HOST_ENV or k.startswith(HOST_ENV_PREFIXES)
-    }
+    return {k: v for k, v in os.environ.items() if k in HOST_ENV or k.startswith(HOST_ENV_PREFIXES)}
 
 
 def _python() -> str:
