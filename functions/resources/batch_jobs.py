@@ -76,3 +76,24 @@ def store_and_start(
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if not k.startswith("tailor") and k != "tags"}
+
+
+def list_page(
+    ops: Any,
+    kind: str,
+    key: str,
+    shape: str,
+    version_arn: str | None,
+    next_token: str | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """One ListBatch*Jobs page: the ``kind`` jobs of ``version_arn`` (all without it), newest first."""
+    return ops._list_page(  # type: ignore[no-any-return]
+        kind,
+        key,
+        shape,
+        next_token,
+        limit,
+        where=lambda d: not version_arn or d["solutionVersionArn"] == version_arn,
+        scope=version_arn or "",
+    )

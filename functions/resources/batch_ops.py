@@ -121,12 +121,12 @@ class BatchInferenceOperations:
         nextToken: str | None = None,
         maxResults: int | None = None,
     ) -> dict[str, Any]:
-        return self._list_page(  # type: ignore[attr-defined]
+        return batch_jobs.list_page(
+            self,
             lc.BATCH_INFERENCE_JOB,
             "batchInferenceJobs",
             "BatchInferenceJobSummary",
+            solutionVersionArn,
             nextToken,
             maxResults,
-            where=lambda d: not solutionVersionArn or d["solutionVersionArn"] == solutionVersionArn,
-            scope=solutionVersionArn or "",
         )

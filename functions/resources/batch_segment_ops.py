@@ -116,12 +116,12 @@ class BatchSegmentOperations:
         nextToken: str | None = None,
         maxResults: int | None = None,
     ) -> dict[str, Any]:
-        return self._list_page(  # type: ignore[attr-defined]
+        return batch_jobs.list_page(
+            self,
             lc.BATCH_SEGMENT_JOB,
             "batchSegmentJobs",
             "BatchSegmentJobSummary",
+            solutionVersionArn,
             nextToken,
             maxResults,
-            where=lambda d: not solutionVersionArn or d["solutionVersionArn"] == solutionVersionArn,
-            scope=solutionVersionArn or "",
         )
