@@ -282,7 +282,8 @@ def ease_neighbors(
 
 
 def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int, device: str) -> Any:
-    """nn.Module: the weighted sum of the enabled terms, each scaled to at most 1 per input; None if none.
+    """nn.Module: the weighted sum of the enabled terms, each scaled to at most 1 per input over the items
+    not in the input (which get 0); None if none.
 
     A history without neighbours in a term gets nothing from it.
     """
@@ -313,11 +314,21 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
             super().__init__()
             self.terms = nn.ModuleList([term for term, _ in parts])
             self.weights = [float(weight) for _, weight in parts]
+            self.n_items = data.n_items
+            self.mask_input_items = True  # False reproduces the earlier graph (benchmark comparisons)
 
         def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
+            # The input's own items get nothing from these terms: "near what you had" says nothing about
+            # having it again (the runtime never returns them), and left in they would take the maximum
+            # that scales the term for every other item.
+            present = torch.zeros(
+                (item_sequence.shape[0], self.n_items + 1), dtype=torch.float32, device=item_sequence.device
+            )
+            present = present.scatter(1, item_sequence, torch.ones_like(item_sequence, dtype=torch.float32))
+            fresh = 1.0 - present[:, 1:] if self.mask_input_items else torch.ones_like(present[:, 1:])
             total = None
             for term, weight in zip(self.terms, self.weights, strict=True):
-                scores = term(item_sequence)
+                scores = term(item_sequence) * fresh
                 scaled = weight * scores / scores.amax(dim=1, keepdim=True).clamp(min=1e-12)
                 total = scaled if total is None else total + scaled
             return total
