@@ -224,6 +224,16 @@ class Recipe(ABC):
         self.n_items = 0
         self.warm_start: WarmStart | None = None
 
+    def counting_epochs(self, on_epoch: EpochCallback | None) -> EpochCallback:
+        """An epoch callback that records ``epochs_trained`` and then calls ``on_epoch``."""
+
+        def done(epoch: int, loss: float) -> None:
+            self.epochs_trained = epoch
+            if on_epoch is not None:
+                on_epoch(epoch, loss)
+
+        return done
+
     @classmethod
     def parse_hyperparameters(cls, raw: Mapping[str, Any]) -> Hyperparameters:
         return cls.hyperparameters_class.from_strings(raw, cls.name)

@@ -472,11 +472,6 @@ class DeepFmRecipe(Recipe):
             self.feature_space.token_fields(),
         )
 
-        def count_epoch(epoch: int, loss: float) -> None:
-            self.epochs_trained = epoch
-            if on_epoch is not None:
-                on_epoch(epoch, loss)
-
         train_pointwise(
             self.model,
             rows,
@@ -489,7 +484,7 @@ class DeepFmRecipe(Recipe):
             seed=self.seed,
             user_id_dropout=hp.user_id_dropout,
             device=device,
-            on_epoch=count_epoch,
+            on_epoch=self.counting_epochs(on_epoch),
         )
 
     def user_indices(self, user_ids: Sequence[str | None]) -> np.ndarray:

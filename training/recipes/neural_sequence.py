@@ -55,7 +55,7 @@ from training.recipes.base import (
     top_k_unseen,
     top_k_unseen_chunked,
 )
-from training.recipes.sequence_training import fit_next_item
+from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 from training.recipes.user_personalization import build_windows, cooccurrence_embeddings, model_input
 
 if TYPE_CHECKING:
@@ -83,38 +83,6 @@ class SequenceSettings:
     dropout: float
     cooccurrence_init: bool
     item_id_dropout: float = 0.0
-
-
-def recency_weights(data: Interactions, enabled: bool) -> list[np.ndarray]:
-    """Per user, each interaction's loss weight: its timestamp's percentile in the data, 0.5 .. 1.5."""
-    stamps = data.timestamps_by_user()
-    if not enabled:
-        return [np.ones(len(t), dtype=np.float32) for t in stamps]
-    ordered = np.sort(data.timestamp)
-    scale = max(len(ordered) - 1, 1)
-    return [(0.5 + np.searchsorted(ordered, t, side="left") / scale).astype(np.float32) for t in stamps]
-
-
-def collapsed_sequences(
-    data: Interactions, recency: bool
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Histories of 2+ steps with consecutive repeats collapsed, each step's loss weight, and each step's
-    interaction row (the first of a repeat run)."""
-    sequences: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    rows: list[np.ndarray] = []
-    offsets = data.user_offsets
-    for user, (history, weight) in enumerate(
-        zip(data.histories(), recency_weights(data, recency), strict=True)
-    ):
-        if len(history) < 2:
-            continue
-        keep = np.ones(len(history), dtype=bool)
-        keep[1:] = history[1:] != history[:-1]
-        sequences.append(history[keep])
-        weights.append(weight[keep])
-        rows.append(offsets[user] + np.flatnonzero(keep))
-    return sequences, weights, rows
 
 
 def _item_tower(n_items: int, dim: int, features: ItemFeatures | None, init: np.ndarray | None) -> Any:
@@ -357,11 +325,6 @@ class NeuralSequenceRecipe(Recipe):
             vectors = model.tower(s.item_id_dropout)
             return model.logits(model.states(x, vectors, tokens)[mask], vectors)
 
-        def done(epoch: int, loss: float) -> None:
-            self.epochs_trained = epoch
-            if on_epoch is not None:
-                on_epoch(epoch, loss)
-
         fit_next_item(
             model,
             optimizer,
@@ -374,7 +337,7 @@ class NeuralSequenceRecipe(Recipe):
             targets_per_window=s.length,
             rng=rng,
             device=device,
-            on_epoch=done,
+            on_epoch=self.counting_epochs(on_epoch),
         )
 
     def scores(self, histories: Sequence[np.ndarray], tokens: np.ndarray | None = None) -> np.ndarray:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from training.data import Interactions
 from training.recipes.base import EpochCallback
 
 if TYPE_CHECKING:
@@ -116,3 +117,35 @@ def fit_next_item(
         if on_epoch is not None:
             on_epoch(epoch, total_loss / max(total_weight, 1e-12))
     model.eval()
+
+
+def recency_weights(data: Interactions, enabled: bool) -> list[np.ndarray]:
+    """Per user, each interaction's loss weight: its timestamp's percentile in the data, 0.5 .. 1.5."""
+    stamps = data.timestamps_by_user()
+    if not enabled:
+        return [np.ones(len(t), dtype=np.float32) for t in stamps]
+    ordered = np.sort(data.timestamp)
+    scale = max(len(ordered) - 1, 1)
+    return [(0.5 + np.searchsorted(ordered, t, side="left") / scale).astype(np.float32) for t in stamps]
+
+
+def collapsed_sequences(
+    data: Interactions, recency: bool
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Histories of 2+ steps with consecutive repeats collapsed, each step's loss weight, and each step's
+    interaction row (the first of a repeat run)."""
+    sequences: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    offsets = data.user_offsets
+    for user, (history, weight) in enumerate(
+        zip(data.histories(), recency_weights(data, recency), strict=True)
+    ):
+        if len(history) < 2:
+            continue
+        keep = np.ones(len(history), dtype=bool)
+        keep[1:] = history[1:] != history[:-1]
+        sequences.append(history[keep])
+        weights.append(weight[keep])
+        rows.append(offsets[user] + np.flatnonzero(keep))
+    return sequences, weights, rows

@@ -72,7 +72,7 @@ from training.recipes.base import (
     top_k_unseen_chunked,
 )
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms, with_item_item
-from training.recipes.sequence_training import fit_next_item
+from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 
 if TYPE_CHECKING:
     import torch
@@ -326,35 +326,6 @@ class UserPersonalizationRecipe(ItemItemSequenceRecipe):
     def input_length(self) -> int:
         return self.hyperparameters.bptt
 
-    def _epoch_done(self, on_epoch: EpochCallback | None) -> EpochCallback:
-        def done(epoch: int, loss: float) -> None:
-            self.epochs_trained = epoch
-            if on_epoch is not None:
-                on_epoch(epoch, loss)
-
-        return done
-
-    def _recency_weights(self, data: Interactions) -> list[np.ndarray]:
-        stamps = data.timestamps_by_user()
-        if not self.hyperparameters.recency_mask:
-            return [np.ones(len(t), dtype=np.float32) for t in stamps]
-        ordered = np.sort(data.timestamp)
-        scale = max(len(ordered) - 1, 1)
-        # Percentile rank of the timestamp in the whole data set: 0 oldest .. 1 newest.
-        return [(0.5 + np.searchsorted(ordered, t, side="left") / scale).astype(np.float32) for t in stamps]
-
-    def _sequences(self, data: Interactions) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        sequences: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
-        for history, weight in zip(data.histories(), self._recency_weights(data), strict=True):
-            if len(history) < 2:
-                continue
-            keep = np.ones(len(history), dtype=bool)
-            keep[1:] = history[1:] != history[:-1]
-            sequences.append(history[keep])
-            weights.append(weight[keep])
-        return sequences, weights
-
     def fit(self, data: Interactions, device: str = "cpu", on_epoch: EpochCallback | None = None) -> None:
         import torch
 
@@ -366,7 +337,8 @@ class UserPersonalizationRecipe(ItemItemSequenceRecipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        windows = build_windows(*self._sequences(used), hp.bptt, hp.target_horizon)
+        sequences, weights, _ = collapsed_sequences(used, hp.recency_mask)
+        windows = build_windows(sequences, weights, hp.bptt, hp.target_horizon)
         init = cooccurrence_embeddings(used, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
         self.item_item = item_item_terms(used, hp, hp.bptt, device)
         self.model = _build_model(self.n_items, hp.hidden_dimension, hp.dropout, init).to(device)
@@ -390,5 +362,5 @@ class UserPersonalizationRecipe(ItemItemSequenceRecipe):
             targets_per_window=hp.bptt // 2,
             rng=rng,
             device=device,
-            on_epoch=self._epoch_done(on_epoch),
+            on_epoch=self.counting_epochs(on_epoch),
         )

@@ -56,7 +56,7 @@ from training.recipes.base import (
     hyperparameter,
 )
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms
-from training.recipes.sequence_training import fit_next_item
+from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 from training.recipes.user_personalization import (
     ItemItemSequenceRecipe,
     build_windows,
@@ -209,27 +209,6 @@ class UserPersonalizationV2Recipe(ItemItemSequenceRecipe):
     def input_length(self) -> int:
         return self.hyperparameters.max_sequence_length
 
-    def _sequences(self, data: Interactions) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Collapsed histories of 2+ steps and the loss weight of each step."""
-        stamps = data.timestamps_by_user()
-        ordered = np.sort(data.timestamp)
-        scale = max(len(ordered) - 1, 1)
-        sequences: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
-        for history, times in zip(data.histories(), stamps, strict=True):
-            if len(history) < 2:
-                continue
-            keep = np.ones(len(history), dtype=bool)
-            keep[1:] = history[1:] != history[:-1]
-            if self.hyperparameters.apply_recency_bias:
-                # Percentile rank of the timestamp in the whole data set: 0.5 oldest .. 1.5 newest.
-                weight = (0.5 + np.searchsorted(ordered, times[keep], side="left") / scale).astype(np.float32)
-            else:
-                weight = np.ones(int(keep.sum()), dtype=np.float32)
-            sequences.append(history[keep])
-            weights.append(weight)
-        return sequences, weights
-
     def fit(self, data: Interactions, device: str = "cpu", on_epoch: EpochCallback | None = None) -> None:
         import torch
 
@@ -242,7 +221,8 @@ class UserPersonalizationV2Recipe(ItemItemSequenceRecipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        windows = build_windows(*self._sequences(used), length, hp.target_horizon)
+        sequences, weights, _ = collapsed_sequences(used, hp.apply_recency_bias)
+        windows = build_windows(sequences, weights, length, hp.target_horizon)
         init = cooccurrence_embeddings(used, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
         if init is not None:
             # The embedding is multiplied by sqrt(d) on input: start the input at the SVD's scale.
@@ -273,13 +253,5 @@ class UserPersonalizationV2Recipe(ItemItemSequenceRecipe):
             rng=rng,
             device=device,
             horizon_decay=0.5,
-            on_epoch=self._epoch_done(on_epoch),
+            on_epoch=self.counting_epochs(on_epoch),
         )
-
-    def _epoch_done(self, on_epoch: EpochCallback | None) -> EpochCallback:
-        def done(epoch: int, loss: float) -> None:
-            self.epochs_trained = epoch
-            if on_epoch is not None:
-                on_epoch(epoch, loss)
-
-        return done
