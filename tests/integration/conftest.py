@@ -136,12 +136,19 @@ def import_dataset(
     return dataset
 
 
-def train_solutions(personalize, group: str, recipes, name: str) -> tuple[dict[str, str], dict[str, str]]:
-    """A solution and a first version per recipe, all training at once; (solutions, versions) when ACTIVE."""
+def train_solutions(
+    personalize, group: str, recipes, name: str, configs: dict[str, dict] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A solution and a first version per recipe (with ``configs[recipe]`` as its solutionConfig), all
+    training at once; (solutions, versions) when ACTIVE."""
     solutions, versions = {}, {}
     for recipe in recipes:
+        extra = {"solutionConfig": configs[recipe]} if configs and recipe in configs else {}
         solutions[recipe] = personalize.create_solution(
-            name=f"{name}-{recipe}", datasetGroupArn=group, recipeArn=f"arn:aws:personalize:::recipe/{recipe}"
+            name=f"{name}-{recipe}",
+            datasetGroupArn=group,
+            recipeArn=f"arn:aws:personalize:::recipe/{recipe}",
+            **extra,
         )["solutionArn"]
         versions[recipe] = personalize.create_solution_version(solutionArn=solutions[recipe])[
             "solutionVersionArn"

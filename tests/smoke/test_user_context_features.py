@@ -1,5 +1,5 @@
-"""aws-deepfm and aws-hrnn-metadata reading the Users dataset and interaction context, on data whose
-answer is known.
+"""The recipes that read the Users dataset and interaction context (aws-deepfm, aws-hrnn-metadata,
+aws-user-personalization and -v2), on data whose answer is known.
 
 Every user's history mixes all items, so the history cannot say what comes next; two other facts do:
 - the context: on DEVICE=mobile a user picks one of items 0-19, on desktop one of items 20-39;
@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from tests.smoke.conftest import REPO
 from training.artifact import write_artifact
 from training.data import Interactions, from_records
 from training.item_metadata import ItemMetadata
+from training.recipes import get_recipe
 from training.recipes.deepfm import DeepFmRecipe
 from training.recipes.hrnn import HrnnMetadataRecipe
 
@@ -100,7 +102,7 @@ def test_user_record_and_context_pick_what_the_data_says_and_are_served_the_same
 
     # A known user: their own record comes from the Users data the recipe trained with.
     user = data.user_ids[0]
-    known = recipe.feature_tokens([user], [{"DEVICE": "desktop"}])
+    known = recipe.record_tokens([user], [{"DEVICE": "desktop"}])
     best = np.argsort(-recipe.scores([data.history(0)], recipe.user_indices([user]), known)[0])
     seen = {data.item_ids[i] for i in data.history(0)}
     quarter = {f"i{i:02d}" for i in _quarter("even", "desktop")}
@@ -166,15 +168,29 @@ def test_entrypoint_reads_the_users_channel_and_the_interactions_context(tmp_pat
     assert metrics["precision_at_5"] > 0.0
 
 
-def test_hrnn_metadata_reads_the_record_and_context_and_serves_them(tmp_path: Path) -> None:
-    """The GRU's state plus the pooled tokens: the same known answers as DeepFM's, through the
+SEQUENCE_RECIPES = {
+    "aws-hrnn-metadata": {"epochs": "10", "hidden_dimension": "32", "bptt": "8"},
+    "aws-user-personalization": {"epochs": "10", "hidden_dimension": "32", "bptt": "8"},
+    "aws-user-personalization-v2": {"epochs": "30", "hidden_dimension": "32", "max_sequence_length": "8"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCE_RECIPES))
+def test_sequence_recipes_read_the_record_and_context_and_serve_them(name: str, tmp_path: Path) -> None:
+    """The network's state plus the pooled tokens: the same known answers as DeepFM's, through the
     ``sequence_feature_scores`` graph; without Users data or context it stays a ``sequence_scores`` model."""
     data, records = _data()
     half = ["low" if int(item[1:]) < 20 else "high" for item in data.item_ids]
     metadata = ItemMetadata.from_columns(data.item_ids, {"HALF": half})
-    settings = {"epochs": "10", "hidden_dimension": "32", "bptt": "8"}
-    recipe = HrnnMetadataRecipe(HrnnMetadataRecipe.parse_hyperparameters(settings), seed=1)
-    recipe.set_item_metadata(metadata)
+    recipe_class = get_recipe(name)
+
+    def new_recipe() -> Any:
+        recipe = recipe_class(recipe_class.parse_hyperparameters(SEQUENCE_RECIPES[name]), seed=1)
+        if isinstance(recipe, HrnnMetadataRecipe):
+            recipe.set_item_metadata(metadata)
+        return recipe
+
+    recipe = new_recipe()
     recipe.set_user_metadata(records, {"SEGMENT": "categorical", "AGE": "numeric"})
     recipe.fit(data)
     export = recipe.export(tmp_path)
@@ -196,8 +212,7 @@ def test_hrnn_metadata_reads_the_record_and_context_and_serves_them(tmp_path: Pa
             want = np.exp(logits - logits.max())
             np.testing.assert_allclose(scores, want / want.sum(), atol=1e-5)
 
-    plain = HrnnMetadataRecipe(HrnnMetadataRecipe.parse_hyperparameters(settings), seed=1)
-    plain.set_item_metadata(metadata)
+    plain = new_recipe()
     plain.fit(from_records(
         [data.user_ids[u] for u in data.user], [data.item_ids[i] for i in data.item], data.timestamp
     ))  # fmt: skip

@@ -39,7 +39,7 @@ rows as well, which is how ``bench/recbole_compare.py`` trains it on MovieLens r
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -48,7 +48,7 @@ import numpy as np
 
 from training.data import Interactions
 from training.errors import TrainingDataError
-from training.feature_tokens import FeatureSpace, Row
+from training.feature_tokens import FeatureSpace
 from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.onnx_export import (
     USER_FEATURE_SCORES,
@@ -67,6 +67,7 @@ from training.recipes.base import (
     top_k_unseen,
     top_k_unseen_chunked,
 )
+from training.recipes.feature_reader import FeatureReader
 from training.recipes.user_personalization import model_input
 
 if TYPE_CHECKING:
@@ -408,7 +409,7 @@ def catalogue_logits(
     return out
 
 
-class DeepFmRecipe(Recipe):
+class DeepFmRecipe(FeatureReader, Recipe):
     name = "aws-deepfm"
     recipe_type = "USER_PERSONALIZATION"
     description = (
@@ -427,17 +428,10 @@ class DeepFmRecipe(Recipe):
         self.model: Any = None
         self.device = "cpu"
         self.item_metadata: ItemMetadata | None = None
-        self.user_records: Mapping[str, Row] = {}
-        self.user_kinds: Mapping[str, str] = {}
-        self.feature_space = FeatureSpace()
         self.user_ids: list[str] = []  # user index u + 1 is user_ids[u]
 
     def set_item_metadata(self, metadata: ItemMetadata | None) -> None:
         self.item_metadata = metadata
-
-    def set_user_metadata(self, users: Mapping[str, Row] | None, kinds: Mapping[str, str]) -> None:
-        self.user_records = users or {}
-        self.user_kinds = dict(kinds) if users else {}
 
     def fit(self, data: Interactions, device: str = "cpu", on_epoch: EpochCallback | None = None) -> None:
         import torch
@@ -492,13 +486,6 @@ class DeepFmRecipe(Recipe):
         position = {user: u + 1 for u, user in enumerate(self.user_ids)}
         return np.asarray([position.get(user, UNKNOWN_USER) for user in user_ids], dtype=np.int64)
 
-    def feature_tokens(
-        self, user_ids: Sequence[str | None], contexts: Sequence[Row | None] | None = None
-    ) -> np.ndarray:
-        """``feature_tokens`` rows for users (their Users-dataset records) and request contexts."""
-        records = [self.user_records.get(user) if user is not None else None for user in user_ids]
-        return self.feature_space.encode(records, contexts)
-
     def scores(
         self,
         histories: Sequence[np.ndarray],
@@ -526,7 +513,7 @@ class DeepFmRecipe(Recipe):
     ) -> list[np.ndarray]:
         """``recommend`` for users not in training whose Users-dataset records the model reads (the
         offline evaluation's held-out users): index 0 plus their record's tokens, no context."""
-        tokens = self.feature_tokens(user_ids)
+        tokens = self.record_tokens(user_ids)
         results: list[np.ndarray] = []
         for start in range(0, len(histories), SCORE_CHUNK):
             chunk = list(histories[start : start + SCORE_CHUNK])

@@ -336,8 +336,10 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
     return WeightedTerms().to(device)
 
 
-def with_item_item(model: Any, terms: Any) -> Any:
-    """nn.Module: ``model(item_sequence) + terms(item_sequence)`` (``terms`` from ``item_item_terms``)."""
+def with_item_item(model: Any, terms: Any, features: bool = False) -> Any:
+    """nn.Module: ``model(item_sequence) + terms(item_sequence)`` (``terms`` from ``item_item_terms``; None:
+    the model alone); with ``features``, ``forward(item_sequence, feature_tokens)`` and the tokens go to
+    the model only (the item-to-item terms read items, not who or where)."""
     import torch
     from torch import nn
 
@@ -350,4 +352,11 @@ def with_item_item(model: Any, terms: Any) -> Any:
         def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
             return self.model(item_sequence) + self.terms(item_sequence)
 
-    return WithItemItem().eval()
+    class WithItemItemAndFeatures(WithItemItem):
+        def forward(self, item_sequence: torch.Tensor, feature_tokens: torch.Tensor) -> torch.Tensor:
+            scores = self.model(item_sequence, feature_tokens)
+            return scores if self.terms is None else scores + self.terms(item_sequence)
+
+    if features:
+        return WithItemItemAndFeatures().eval()
+    return model if terms is None else WithItemItem().eval()

@@ -37,7 +37,6 @@ import numpy as np
 
 from training.data import Interactions
 from training.errors import TrainingDataError
-from training.feature_tokens import FeatureSpace, Row
 from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.onnx_export import (
     SEQUENCE_SCORES,
@@ -55,6 +54,7 @@ from training.recipes.base import (
     top_k_unseen,
     top_k_unseen_chunked,
 )
+from training.recipes.feature_reader import FeatureReader, feature_pool
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 from training.recipes.user_personalization import build_windows, cooccurrence_embeddings, model_input
 
@@ -148,12 +148,7 @@ def _scorer(
             self.item_bias = nn.Parameter(torch.zeros(n_items))
             # Users-dataset and context tokens (training/feature_tokens.py): their mean embedding is added
             # to every state, so "who and where" moves the query the sequence built.
-            self.uses_features = n_feature_tokens > 0
-            if self.uses_features:
-                self.feature = nn.Embedding(n_feature_tokens + 1, dim, padding_idx=0)
-                nn.init.normal_(self.feature.weight, std=0.05)
-                with torch.no_grad():
-                    self.feature.weight[0].zero_()
+            self.features = feature_pool(n_feature_tokens, dim)
 
         def states(
             self, item_sequence: torch.Tensor, vectors: torch.Tensor, tokens: torch.Tensor | None = None
@@ -162,10 +157,8 @@ def _scorer(
             table = torch.cat([torch.zeros_like(vectors[:1]), vectors], dim=0)  # row 0 = padding
             embedded = self.dropout(table[item_sequence])
             hidden = self.encoder(embedded, item_sequence > 0)
-            if self.uses_features and tokens is not None:
-                held = (tokens > 0).to(hidden.dtype)
-                pooled = (self.feature(tokens) * held[..., None]).sum(dim=-2)
-                hidden = hidden + pooled / held.sum(dim=-1, keepdim=True).clamp(min=1.0)
+            if self.features is not None and tokens is not None:
+                hidden = hidden + self.features(tokens)
             return self.project(self.dropout(hidden))
 
         def logits(self, states: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
@@ -199,10 +192,10 @@ def _baked(model: Any) -> Any:
             states = self.scorer.states(item_sequence, self.vectors, tokens)[:, -1, :]
             return self.scorer.logits(states, self.vectors)
 
-    return (BakedWithFeatures() if model.uses_features else Baked()).eval()
+    return (BakedWithFeatures() if model.features is not None else Baked()).eval()
 
 
-class NeuralSequenceRecipe(Recipe):
+class NeuralSequenceRecipe(FeatureReader, Recipe):
     """Base of the recipes built from item vectors + a causal sequence encoder (``sequence_scores``)."""
 
     contract_name = SEQUENCE_SCORES
@@ -211,7 +204,7 @@ class NeuralSequenceRecipe(Recipe):
     needs_item_metadata: ClassVar[bool] = False
     # Whether the entrypoint adds the Items dataset's items without interactions to the catalogue.
     scores_items_without_interactions: ClassVar[bool] = False
-    # Whether the model reads the Users dataset and interaction context (training/feature_tokens.py).
+    # Whether the model reads the Users dataset and interaction context (feature_reader.py).
     uses_feature_tokens: ClassVar[bool] = False
     # Used only by a recipe that also sets ``warm_item_parameters`` (training/warm_start.py).
     warm_token_parameters: ClassVar[Mapping[str, int]] = {TOKEN_EMBEDDING: 1}
@@ -225,38 +218,9 @@ class NeuralSequenceRecipe(Recipe):
         self.cold = np.zeros(0, dtype=bool)
         # Per-token parameter -> the tokens of its rows after the padding (empty without metadata).
         self.token_vocabularies: dict[str, list[str]] = {}
-        self.user_records: Mapping[str, Row] = {}
-        self.user_kinds: Mapping[str, str] = {}
-        self.feature_space = FeatureSpace()
 
     def set_item_metadata(self, metadata: ItemMetadata | None) -> None:
         self.item_metadata = metadata
-
-    def set_user_metadata(self, users: Mapping[str, Row] | None, kinds: Mapping[str, str]) -> None:
-        if self.uses_feature_tokens:
-            self.user_records = users or {}
-            self.user_kinds = dict(kinds) if users else {}
-
-    @property
-    def reads_features(self) -> bool:
-        """Whether the fitted model has feature tokens (the recipe reads them and the data had some)."""
-        return self.feature_space.n_tokens > 0
-
-    def _step_tokens(self, used: Interactions, rows: list[np.ndarray]) -> list[np.ndarray] | None:
-        """Per training sequence, each step's feature tokens: its user's record and its context."""
-        if not self.uses_feature_tokens:
-            return None
-        contexts = used.context_rows()
-        self.feature_space = FeatureSpace.fit(
-            self.user_records, self.user_kinds, contexts, sorted(used.context or ())
-        )
-        if not self.reads_features:
-            return None
-        records = [self.user_records.get(user) for user in used.user_ids]
-        return [
-            self.feature_space.encode([records[used.user[r]] for r in steps], [contexts[r] for r in steps])
-            for steps in rows
-        ]
 
     @abstractmethod
     def settings(self) -> SequenceSettings:
@@ -299,7 +263,7 @@ class NeuralSequenceRecipe(Recipe):
         features = self._features(data)
         used = filter_by_history_percentile(data, s.min_percentile, s.max_percentile)
         sequences, weights, rows = collapsed_sequences(used, s.recency)
-        windows = build_windows(sequences, weights, s.length, 1, self._step_tokens(used, rows))
+        windows = build_windows(sequences, weights, s.length, 1, self.step_tokens(used, rows))
         init = cooccurrence_embeddings(used, s.dim, self.seed) if s.cooccurrence_init else None
         tower = _item_tower(self.n_items, s.dim, features, init)
         self.cold = self.cold_items(data)
@@ -370,8 +334,7 @@ class NeuralSequenceRecipe(Recipe):
         no context), for a model that reads feature tokens."""
         if not self.reads_features:
             return self.recommend(histories, k)
-        tokens = self.feature_space.encode([self.user_records.get(user) for user in user_ids])
-        return top_k_unseen(self.scores(histories, tokens), histories, k)
+        return top_k_unseen(self.scores(histories, self.record_tokens(user_ids)), histories, k)
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.settings().length

@@ -47,10 +47,10 @@ from __future__ import annotations
 
 import warnings
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -59,6 +59,7 @@ from training.onnx_export import (
     SEQUENCE_SCORES,
     export_and_verify,
     sample_item_sequences,
+    sequence_feature_scores_contract,
     sequence_scores_contract,
 )
 from training.recipes.base import (
@@ -69,8 +70,10 @@ from training.recipes.base import (
     Recipe,
     filter_by_history_percentile,
     hyperparameter,
+    top_k_unseen,
     top_k_unseen_chunked,
 )
+from training.recipes.feature_reader import FEATURE_EMBEDDING, FeatureReader, feature_pool, step_tokens
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms, with_item_item
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 
@@ -126,9 +129,15 @@ def model_input(histories: Sequence[np.ndarray], length: int) -> np.ndarray:
 
 
 def sequence_logits(
-    model: Any, histories: Sequence[np.ndarray], length: int, n_items: int, device: str
+    model: Any,
+    histories: Sequence[np.ndarray],
+    length: int,
+    n_items: int,
+    device: str,
+    tokens: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The exported graph's computation (``model_input`` -> logits) for histories, in chunks."""
+    """The exported graph's computation (``model_input`` [+ ``feature_tokens``] -> logits) for histories,
+    in chunks; ``tokens`` only for a graph that reads them."""
     import torch
 
     model.eval()
@@ -136,8 +145,10 @@ def sequence_logits(
     with torch.no_grad():
         for start in range(0, len(histories), SCORE_CHUNK):
             chunk = model_input(histories[start : start + SCORE_CHUNK], length)
-            logits = model(torch.from_numpy(chunk).to(device))
-            out[start : start + len(chunk)] = logits.float().cpu().numpy()
+            inputs = [torch.from_numpy(chunk).to(device)]
+            if tokens is not None:
+                inputs.append(torch.from_numpy(tokens[start : start + len(chunk)]).to(device))
+            out[start : start + len(chunk)] = model(*inputs).float().cpu().numpy()
     return out
 
 
@@ -237,7 +248,9 @@ def cooccurrence_embeddings(data: Interactions, dim: int, seed: int) -> np.ndarr
     return vectors / scale
 
 
-def _build_model(n_items: int, dim: int, dropout: float, init: np.ndarray | None = None) -> Any:
+def _build_model(
+    n_items: int, dim: int, dropout: float, init: np.ndarray | None = None, n_feature_tokens: int = 0
+) -> Any:
     import torch
     from torch import nn
 
@@ -254,24 +267,36 @@ def _build_model(n_items: int, dim: int, dropout: float, init: np.ndarray | None
             self.dropout = nn.Dropout(dropout)
             self.project = nn.Linear(dim, dim)
             self.item_bias = nn.Parameter(torch.zeros(n_items))
+            self.features = feature_pool(n_feature_tokens, dim)  # Users and context tokens, if any
 
-        def encode(self, item_sequence: torch.Tensor) -> torch.Tensor:
+        def encode(self, item_sequence: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
+            """States [B, L, dim]; ``tokens`` [B, L, T]: each step's feature tokens (None: none)."""
             hidden, _ = self.gru(self.dropout(self.item_embedding(item_sequence)))
+            if self.features is not None and tokens is not None:
+                hidden = hidden + self.features(tokens)
             return self.project(self.dropout(hidden))
 
         def logits(self, states: torch.Tensor) -> torch.Tensor:
             return states @ self.item_embedding.weight[1:].T + self.item_bias
 
-        def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
-            return self.logits(self.encode(item_sequence)[:, -1, :])
+        def forward(
+            self, item_sequence: torch.Tensor, feature_tokens: torch.Tensor | None = None
+        ) -> torch.Tensor:
+            return self.logits(
+                self.encode(item_sequence, step_tokens(feature_tokens, item_sequence))[:, -1, :]
+            )
 
     return GruScorer()
 
 
-class ItemItemSequenceRecipe(Recipe):
+class ItemItemSequenceRecipe(FeatureReader, Recipe):
     """A next-item network served with the closed-form item-to-item terms (``training.recipes.item_item``):
     aws-user-personalization and -v2. ``fit`` sets ``model`` and ``item_item``; the served module, the
-    offline scores and the ONNX export read the last ``input_length()`` items."""
+    offline scores and the ONNX export read the last ``input_length()`` items, and with a Users dataset
+    or context columns the request's feature tokens (``feature_reader.py``), which the network adds to its
+    state (``model.encode(item_sequence, tokens)``)."""
+
+    warm_token_parameters: ClassVar[Mapping[str, int]] = {FEATURE_EMBEDDING: 1}
 
     def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:
         super().__init__(hyperparameters, seed=seed)
@@ -283,18 +308,42 @@ class ItemItemSequenceRecipe(Recipe):
     def input_length(self) -> int:
         """Items the served graph reads (the newest last, left-padded with 0)."""
 
-    def served(self) -> Any:
-        """The module the runtime runs (and ``scores`` evaluates): the network plus the item-to-item terms."""
-        if self.item_item is None:
-            return self.model
-        return with_item_item(self.model, self.item_item)
+    @property
+    def token_vocabularies(self) -> dict[str, list[str]]:
+        """The feature table's tokens, for an UPDATE's warm start to match rows by token."""
+        return {FEATURE_EMBEDDING: list(self.feature_space.vocabulary)} if self.reads_features else {}
 
-    def scores(self, histories: Sequence[np.ndarray]) -> np.ndarray:
-        """Logits [batch, n_items] for chronological item-index histories."""
-        return sequence_logits(self.served(), histories, self.input_length(), self.n_items, self.device)
+    def served(self) -> Any:
+        """The module the runtime runs (and ``scores`` evaluates): the network plus the item-to-item terms;
+        it takes ``(item_sequence, feature_tokens)`` when the network reads feature tokens."""
+        return with_item_item(self.model, self.item_item, self.reads_features)
+
+    def scores(self, histories: Sequence[np.ndarray], tokens: np.ndarray | None = None) -> np.ndarray:
+        """Logits [batch, n_items] for chronological item-index histories, with each row's feature tokens
+        (None: no record and no context) when the network reads them."""
+        if self.reads_features and tokens is None:
+            tokens = np.zeros((len(histories), self.feature_space.width), dtype=np.int64)
+        if not self.reads_features:
+            tokens = None
+        served = self.served()
+        return sequence_logits(served, histories, self.input_length(), self.n_items, self.device, tokens)
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         return top_k_unseen_chunked(self.scores, histories, k)
+
+    def recommend_users(
+        self, user_ids: Sequence[str], histories: Sequence[np.ndarray], k: int
+    ) -> list[np.ndarray]:
+        """``recommend`` with the users' Users-dataset records (the offline evaluation's held-out users;
+        no context), for a network that reads feature tokens."""
+        if not self.reads_features:
+            return self.recommend(histories, k)
+        tokens = self.record_tokens(user_ids)
+        results: list[np.ndarray] = []
+        for start in range(0, len(histories), SCORE_CHUNK):
+            chunk = list(histories[start : start + SCORE_CHUNK])
+            results.extend(top_k_unseen(self.scores(chunk, tokens[start : start + len(chunk)]), chunk, k))
+        return results
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.input_length()
@@ -303,9 +352,17 @@ class ItemItemSequenceRecipe(Recipe):
         if self.item_item is not None:
             self.item_item = self.item_item.to("cpu")
         self.device = "cpu"
-        contract = sequence_scores_contract(length, self.n_items)
-        module = self.served()
-        parity = export_and_verify(module, contract, {"item_sequence": sample}, model_dir / "model.onnx")
+        inputs = {"item_sequence": sample}
+        if self.reads_features:
+            width = self.feature_space.width
+            contract = sequence_feature_scores_contract(length, self.n_items, width)
+            rng = np.random.default_rng(self.seed + 1)
+            tokens = rng.integers(0, self.feature_space.n_tokens + 1, size=(len(sample), width))
+            inputs["feature_tokens"] = tokens.astype(np.int64)
+            self.feature_space.write(model_dir)
+        else:
+            contract = sequence_scores_contract(length, self.n_items)
+        parity = export_and_verify(self.served(), contract, inputs, model_dir / "model.onnx")
         return ExportResult(contract, parity, "model.onnx", length)
 
 
@@ -337,18 +394,22 @@ class UserPersonalizationRecipe(ItemItemSequenceRecipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        sequences, weights, _ = collapsed_sequences(used, hp.recency_mask)
-        windows = build_windows(sequences, weights, hp.bptt, hp.target_horizon)
+        sequences, weights, rows = collapsed_sequences(used, hp.recency_mask)
+        windows = build_windows(sequences, weights, hp.bptt, hp.target_horizon, self.step_tokens(used, rows))
         init = cooccurrence_embeddings(used, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
         self.item_item = item_item_terms(used, hp, hp.bptt, device)
-        self.model = _build_model(self.n_items, hp.hidden_dimension, hp.dropout, init).to(device)
+        self.model = _build_model(
+            self.n_items, hp.hidden_dimension, hp.dropout, init, self.feature_space.n_tokens
+        ).to(device)
         if self.warm_start is not None:
-            self.warm_start.apply(self.model)
+            self.warm_start.apply(self.model, self.token_vocabularies)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate)
         model = self.model
 
-        def logits_of(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            return model.logits(model.encode(x)[mask])
+        def logits_of(
+            x: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor | None = None
+        ) -> torch.Tensor:
+            return model.logits(model.encode(x, tokens)[mask])
 
         fit_next_item(
             model,

@@ -55,6 +55,7 @@ from training.recipes.base import (
     filter_by_history_percentile,
     hyperparameter,
 )
+from training.recipes.feature_reader import feature_pool, step_tokens
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 from training.recipes.user_personalization import (
@@ -115,7 +116,11 @@ class UserPersonalizationV2Hyperparameters(ItemItemHyperparameters):
 
 
 def _build_model(
-    n_items: int, length: int, hp: UserPersonalizationV2Hyperparameters, init: np.ndarray | None
+    n_items: int,
+    length: int,
+    hp: UserPersonalizationV2Hyperparameters,
+    init: np.ndarray | None,
+    n_feature_tokens: int = 0,
 ) -> Any:
     import torch
     from torch import nn
@@ -162,22 +167,32 @@ def _build_model(
             self.input_dropout = nn.Dropout(hp.dropout)
             self.item_bias = nn.Parameter(torch.zeros(n_items))
             self.register_buffer("causal", torch.ones(length, length, dtype=torch.bool).tril())
+            self.features = feature_pool(n_feature_tokens, dim)  # Users and context tokens, if any
 
-        def encode(self, item_sequence: torch.Tensor) -> torch.Tensor:
-            """Hidden state per position [batch, length, dim]; position i has read items 0..i."""
+        def encode(self, item_sequence: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
+            """Hidden state per position [batch, length, dim]; position i has read items 0..i (and, with
+            ``tokens`` [B, L, T], step i's feature tokens)."""
             x = self.item_embedding(item_sequence) * math.sqrt(dim) + self.position
             x = self.input_dropout(x)
             allowed = self.causal[None, None, :, :] & (item_sequence > 0)[:, None, None, :]
             bias = torch.zeros_like(allowed, dtype=x.dtype).masked_fill(~allowed, _MASKED)
             for block in self.blocks:
                 x = block(x, bias)
-            return self.final_norm(x)
+            x = self.final_norm(x)
+            if self.features is not None and tokens is not None:
+                # After the norm, so who and where shift the query by their own amount; scaled by sqrt(d)
+                # as the item embeddings are on input, to start on the normalised state's scale.
+                x = x + self.features(tokens) * math.sqrt(dim)
+            return x
 
         def logits(self, states: torch.Tensor) -> torch.Tensor:
             return states @ self.item_embedding.weight[1:].T + self.item_bias
 
-        def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
-            return self.logits(self.encode(item_sequence)[:, -1, :])
+        def forward(
+            self, item_sequence: torch.Tensor, feature_tokens: torch.Tensor | None = None
+        ) -> torch.Tensor:
+            states = self.encode(item_sequence, step_tokens(feature_tokens, item_sequence))
+            return self.logits(states[:, -1, :])
 
     return TransformerScorer()
 
@@ -221,22 +236,24 @@ class UserPersonalizationV2Recipe(ItemItemSequenceRecipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        sequences, weights, _ = collapsed_sequences(used, hp.apply_recency_bias)
-        windows = build_windows(sequences, weights, length, hp.target_horizon)
+        sequences, weights, rows = collapsed_sequences(used, hp.apply_recency_bias)
+        windows = build_windows(sequences, weights, length, hp.target_horizon, self.step_tokens(used, rows))
         init = cooccurrence_embeddings(used, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
         if init is not None:
             # The embedding is multiplied by sqrt(d) on input: start the input at the SVD's scale.
             init = init / math.sqrt(hp.hidden_dimension)
         self.item_item = item_item_terms(used, hp, length, device)
-        self.model = _build_model(self.n_items, length, hp, init).to(device)
+        self.model = _build_model(self.n_items, length, hp, init, self.feature_space.n_tokens).to(device)
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay
         )
         model = self.model
 
-        def logits_of(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        def logits_of(
+            x: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor | None = None
+        ) -> torch.Tensor:
             with _autocast(device):
-                return model.logits(model.encode(x)[mask])
+                return model.logits(model.encode(x, tokens)[mask])
 
         # Nearer future items weigh more (1, 1/2, 1/4, ...), so the softmax's best answer still ranks the
         # very next item first when the following ones are predictable too.

@@ -1,0 +1,98 @@
+"""What the next-item recipes that read Users-dataset fields and interaction context share.
+
+A recipe class that mixes in ``FeatureReader`` and sets ``uses_feature_tokens`` receives the Users
+dataset from the entrypoint (``training/side_data.py``), fits a ``FeatureSpace`` on it and on the
+interactions' context columns, and gives every training step the tokens of its target interaction: its
+user's record and the context it happened in, which is what a request says when the model predicts the
+next item. ``feature_pool`` is the model side: the mean embedding of a row's tokens, added to the
+sequence state before the item scoring. A model trained without any token (no Users dataset, no context
+column, or nothing seen twice) has no pool and exports its plain contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from training.data import Interactions
+from training.feature_tokens import FeatureSpace, Row
+
+# The pool's table in a model's state_dict, for trainingMode UPDATE's per-token warm start (row 0 padding).
+FEATURE_EMBEDDING = "features.embedding.weight"
+
+
+class FeatureReader:
+    """Mixin for ``Recipe`` subclasses; ``uses_feature_tokens`` False keeps a subclass out."""
+
+    uses_feature_tokens: ClassVar[bool] = True
+    user_records: Mapping[str, Row] = {}
+    user_kinds: Mapping[str, str] = {}
+    feature_space: FeatureSpace = FeatureSpace()
+
+    def set_user_metadata(self, users: Mapping[str, Row] | None, kinds: Mapping[str, str]) -> None:
+        if self.uses_feature_tokens:
+            self.user_records = users or {}
+            self.user_kinds = dict(kinds) if users else {}
+
+    @property
+    def reads_features(self) -> bool:
+        """Whether the fitted model has feature tokens (the recipe reads them and the data had some)."""
+        return self.feature_space.n_tokens > 0
+
+    def step_tokens(self, used: Interactions, rows: Sequence[np.ndarray]) -> list[np.ndarray] | None:
+        """Fit ``feature_space`` on ``used``; per training sequence (``rows``: each step's interaction row),
+        each step's tokens [steps, width]; None when the model reads none."""
+        self.feature_space = FeatureSpace()
+        if not self.uses_feature_tokens:
+            return None
+        contexts = used.context_rows()
+        self.feature_space = FeatureSpace.fit(
+            self.user_records, self.user_kinds, contexts, sorted(used.context or ())
+        )
+        if not self.reads_features:
+            return None
+        records = [self.user_records.get(user) for user in used.user_ids]
+        return [
+            self.feature_space.encode([records[used.user[r]] for r in steps], [contexts[r] for r in steps])
+            for steps in rows
+        ]
+
+    def record_tokens(
+        self, user_ids: Sequence[str | None], contexts: Sequence[Row | None] | None = None
+    ) -> np.ndarray:
+        """``feature_tokens`` rows [len(user_ids), width] for users (their Users records) and contexts."""
+        records = [self.user_records.get(user) if user is not None else None for user in user_ids]
+        return self.feature_space.encode(records, contexts)
+
+
+def feature_pool(n_tokens: int, dim: int) -> Any:
+    """nn.Module: tokens [..., T] (0 = padding) -> their mean embedding [..., dim]; None without tokens."""
+    if n_tokens <= 0:
+        return None
+    import torch
+    from torch import nn
+
+    class FeaturePool(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(n_tokens + 1, dim, padding_idx=0)
+            nn.init.normal_(self.embedding.weight, std=0.05)
+            with torch.no_grad():
+                self.embedding.weight[0].zero_()
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            held = (tokens > 0).to(self.embedding.weight.dtype)
+            pooled = (self.embedding(tokens) * held[..., None]).sum(dim=-2)
+            return pooled / held.sum(dim=-1, keepdim=True).clamp(min=1.0)
+
+    return FeaturePool()
+
+
+def step_tokens(feature_tokens: Any, item_sequence: Any) -> Any:
+    """A request's tokens [B, T] as every step's [B, L, T] (only the newest step's state is served);
+    None stays None."""
+    if feature_tokens is None:
+        return None
+    return feature_tokens[:, None, :].expand(-1, item_sequence.shape[1], -1)
