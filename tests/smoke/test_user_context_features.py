@@ -21,13 +21,14 @@ import numpy as np
 import pytest
 
 from functions.serving.model_artifact import LoadedModel
-from tests.smoke.conftest import REPO
+from tests.smoke.conftest import REPO, full_then_update
 from training.artifact import write_artifact
 from training.data import Interactions, from_records
 from training.item_metadata import ItemMetadata
 from training.recipes import get_recipe
 from training.recipes.deepfm import DeepFmRecipe
 from training.recipes.hrnn import HrnnMetadataRecipe
+from training.synthetic import SyntheticData
 
 pytestmark = pytest.mark.smoke
 
@@ -218,3 +219,33 @@ def test_sequence_recipes_read_the_record_and_context_and_serve_them(name: str, 
     ))  # fmt: skip
     (tmp_path / "plain").mkdir()
     assert plain.export(tmp_path / "plain").contract.name == "sequence_scores"
+
+
+def test_user_personalization_update_keeps_the_feature_table_by_token(
+    tmp_path_factory: pytest.TempPathFactory, synthetic: SyntheticData
+) -> None:
+    """trainingMode UPDATE of a model with Users tokens: the feature table is warm-started row by token,
+    and a segment that appears only in the UPDATE's Users data gets a fresh row."""
+
+    def users(root: Path, updating: bool) -> None:
+        channel = root / "input" / "data" / "users"
+        channel.mkdir(parents=True)
+        lines = ["USER_ID,SEGMENT"]
+        for user, cluster in sorted(synthetic.cluster_of_user.items()):
+            segment = "late" if updating and cluster == 0 else f"c{cluster}"
+            lines.append(f"{user},{segment}")
+        (channel / "part-0000.csv").write_text("\n".join(lines) + "\n")
+
+    settings = {"tailor_recipe": "aws-user-personalization", "epochs": "2", "hidden_dimension": "32"}
+    full, update = full_then_update(tmp_path_factory, settings, synthetic, synthetic.rows, users)
+    for job in (full, update):
+        manifest = json.loads((job.model_dir / "manifest.json").read_text())
+        assert manifest["contract"] == "sequence_feature_scores"
+    assert json.loads((update.model_dir / "manifest.json").read_text())["training"]["warm_start"] is True
+    before = json.loads((full.model_dir / "features.json").read_text())["vocabulary"]
+    after = json.loads((update.model_dir / "features.json").read_text())["vocabulary"]
+    assert "USERS.SEGMENT=c0" in before and "USERS.SEGMENT=late" in after and "USERS.SEGMENT=c0" not in after
+    saved = json.loads((full.model_dir / "warm_start.json").read_text())["token_vocabularies"]
+    assert saved == {"features.embedding.weight": before}
+    model = LoadedModel.load(str(update.model_dir))
+    assert len(model.recommend_for_user(sorted(synthetic.cluster_of_user)[0], [], 5)) == 5
