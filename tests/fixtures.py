@@ -28,6 +28,17 @@ INTERACTIONS_SCHEMA = avro_schema(
         {"name": "EVENT_TYPE", "type": "string"},
     ],
 )
+# Interactions with contextual metadata (Personalize: a categorical field such as DEVICE).
+CONTEXT_INTERACTIONS_SCHEMA = avro_schema(
+    "Interactions",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+        {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
+    ],
+)
 ACTIONS_SCHEMA = avro_schema(
     "Actions",
     [

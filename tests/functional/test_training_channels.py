@@ -22,22 +22,13 @@ from functions.resources import artifacts
 from functions.stores import workflows
 from functions.stores.blobs import BlobStore
 from functions.workflows import steps
-from tests.fixtures import avro_schema, interactions_csv
+from tests.fixtures import CONTEXT_INTERACTIONS_SCHEMA, avro_schema, interactions_csv
 from tests.functional.conftest import REGION, call
 
 pytestmark = pytest.mark.functional
 _JOBS = itertools.count()
 
-INTERACTIONS = avro_schema(
-    "Interactions",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
-    ],
-)
+INTERACTIONS = CONTEXT_INTERACTIONS_SCHEMA
 USERS = avro_schema(
     "Users",
     [{"name": "USER_ID", "type": "string"}, {"name": "SEGMENT", "type": "string", "categorical": True}],

@@ -19,22 +19,13 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import ASSUME_ROLE_POLICY, avro_schema
+from tests.fixtures import ASSUME_ROLE_POLICY, CONTEXT_INTERACTIONS_SCHEMA, avro_schema
 from tests.integration.conftest import import_dataset, train_solutions, wait_for
 
 pytestmark = pytest.mark.integration
 
 N_USERS, STEPS = 120, 12
-INTERACTIONS = avro_schema(
-    "Interactions",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
-    ],
-)
+INTERACTIONS = CONTEXT_INTERACTIONS_SCHEMA
 ITEMS = avro_schema(
     "Items",
     [{"name": "ITEM_ID", "type": "string"}, {"name": "HALF", "type": "string", "categorical": True}],

@@ -58,6 +58,27 @@ def _data() -> tuple[Interactions, dict[str, dict[str, str]]]:
     return from_records(users, items, stamps, context={"DEVICE": devices}), records
 
 
+UNKNOWN = np.zeros(1, dtype=np.int64)  # DeepFM's user index of a user it did not train on
+
+
+def _check_served_quarters(model: LoadedModel, data: Interactions, space: Any, recipe_logits: Any) -> None:
+    """For a new user with each segment's record and each device's context: the served top 5 are the
+    quarter the data says, and the served scores are the recipe's (``recipe_logits(history, tokens)``)."""
+    index = {item: i for i, item in enumerate(data.item_ids)}
+    for segment, start in (("even", 0), ("odd", 1)):
+        # A history of the segment's items from both halves: it says the parity, never the device.
+        history_ids = [f"i{i:02d}" for i in (start + 2, start + 24, start + 8, start + 30)]
+        history = np.asarray([index[i] for i in history_ids])
+        for device in ("mobile", "desktop"):
+            record, context = {"SEGMENT": segment, "AGE": "33"}, {"DEVICE": device}
+            scores, _ = model.user_scores("someone-new", history_ids, record, context)
+            best = [model.items[i] for i in np.argsort(-scores) if model.items[i] not in history_ids][:5]
+            assert set(best) <= {f"i{i:02d}" for i in _quarter(segment, device)}, (segment, device, best)
+            logits = recipe_logits(history, space.encode([record], [context]))
+            want = np.exp(logits - logits.max())
+            np.testing.assert_allclose(scores, want / want.sum(), atol=1e-5)
+
+
 def test_user_record_and_context_pick_what_the_data_says_and_are_served_the_same(tmp_path: Path) -> None:
     data, records = _data()
     recipe = DeepFmRecipe(DeepFmRecipe.parse_hyperparameters(FAST), seed=1)
@@ -73,21 +94,7 @@ def test_user_record_and_context_pick_what_the_data_says_and_are_served_the_same
     write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
     model = LoadedModel.load(str(tmp_path))
 
-    index = {item: i for i, item in enumerate(data.item_ids)}
-    for segment, start in (("even", 0), ("odd", 1)):
-        # A history of the segment's items from both halves: it says the parity, never the device.
-        history_ids = [f"i{i:02d}" for i in (start + 2, start + 24, start + 8, start + 30)]
-        history = np.asarray([index[i] for i in history_ids])
-        for device in ("mobile", "desktop"):
-            record, context = {"SEGMENT": segment, "AGE": "33"}, {"DEVICE": device}
-            scores, _ = model.user_scores("someone-new", history_ids, record, context)
-            best = [data.item_ids[i] for i in np.argsort(-scores) if data.item_ids[i] not in history_ids][:5]
-            assert set(best) <= {f"i{i:02d}" for i in _quarter(segment, device)}, (segment, device, best)
-            # The served scores are the recipe's for the same user index (0), record and context.
-            tokens = recipe.feature_space.encode([record], [context])
-            logits = recipe.scores([history], np.zeros(1, dtype=np.int64), tokens)[0]
-            want = np.exp(logits - logits.max())
-            np.testing.assert_allclose(scores, want / want.sum(), atol=1e-5)
+    _check_served_quarters(model, data, recipe.feature_space, lambda h, t: recipe.scores([h], UNKNOWN, t)[0])
     # Without record or context the graph still answers (all tokens 0).
     assert len(model.recommend_for_user(None, ["i02", "i24"], 5)) == 5
 
@@ -200,18 +207,7 @@ def test_sequence_recipes_read_the_record_and_context_and_serve_them(name: str, 
     assert export.parity.max_abs_diff <= export.parity.atol
     write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
     model = LoadedModel.load(str(tmp_path))
-    index = {item: i for i, item in enumerate(data.item_ids)}
-    for segment, start in (("even", 0), ("odd", 1)):
-        history_ids = [f"i{i:02d}" for i in (start + 2, start + 24, start + 8, start + 30)]
-        for device in ("mobile", "desktop"):
-            record, context = {"SEGMENT": segment}, {"DEVICE": device}
-            scores, _ = model.user_scores("someone-new", history_ids, record, context)
-            best = [model.items[i] for i in np.argsort(-scores) if model.items[i] not in history_ids][:5]
-            assert set(best) <= {f"i{i:02d}" for i in _quarter(segment, device)}, (segment, device, best)
-            tokens = recipe.feature_space.encode([record], [context])
-            logits = recipe.scores([np.asarray([index[i] for i in history_ids])], tokens)[0]
-            want = np.exp(logits - logits.max())
-            np.testing.assert_allclose(scores, want / want.sum(), atol=1e-5)
+    _check_served_quarters(model, data, recipe.feature_space, lambda h, t: recipe.scores([h], t)[0])
 
     plain = new_recipe()
     plain.fit(from_records(

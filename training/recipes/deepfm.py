@@ -64,7 +64,6 @@ from training.recipes.base import (
     Recipe,
     filter_by_history_percentile,
     hyperparameter,
-    top_k_unseen,
     top_k_unseen_chunked,
 )
 from training.recipes.feature_reader import FeatureReader
@@ -508,18 +507,9 @@ class DeepFmRecipe(FeatureReader, Recipe):
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         return top_k_unseen_chunked(self.scores, histories, k)
 
-    def recommend_users(
-        self, user_ids: Sequence[str], histories: Sequence[np.ndarray], k: int
-    ) -> list[np.ndarray]:
-        """``recommend`` for users not in training whose Users-dataset records the model reads (the
-        offline evaluation's held-out users): index 0 plus their record's tokens, no context."""
-        tokens = self.record_tokens(user_ids)
-        results: list[np.ndarray] = []
-        for start in range(0, len(histories), SCORE_CHUNK):
-            chunk = list(histories[start : start + SCORE_CHUNK])
-            scores = self.scores(chunk, None, tokens[start : start + len(chunk)])
-            results.extend(top_k_unseen(scores, chunk, k))
-        return results
+    def token_scores(self, histories: Sequence[np.ndarray], tokens: np.ndarray) -> np.ndarray:
+        """The offline evaluation's held-out users: index 0 (not in training) with their record's tokens."""
+        return self.scores(histories, None, tokens)
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.hyperparameters.history_length

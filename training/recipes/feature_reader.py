@@ -18,6 +18,7 @@ import numpy as np
 
 from training.data import Interactions
 from training.feature_tokens import FeatureSpace, Row
+from training.recipes.base import SCORE_CHUNK, top_k_unseen
 
 # The pool's table in a model's state_dict, for trainingMode UPDATE's per-token warm start (row 0 padding).
 FEATURE_EMBEDDING = "features.embedding.weight"
@@ -65,6 +66,26 @@ class FeatureReader:
         """``feature_tokens`` rows [len(user_ids), width] for users (their Users records) and contexts."""
         records = [self.user_records.get(user) if user is not None else None for user in user_ids]
         return self.feature_space.encode(records, contexts)
+
+    def token_scores(self, histories: Sequence[np.ndarray], tokens: np.ndarray) -> np.ndarray:
+        """Logits [batch, n_items] for histories with feature tokens; recipes whose ``scores`` take other
+        inputs override this."""
+        return self.scores(histories, tokens)  # type: ignore[attr-defined,no-any-return]
+
+    def recommend_users(
+        self, user_ids: Sequence[str], histories: Sequence[np.ndarray], k: int
+    ) -> list[np.ndarray]:
+        """``recommend`` with the users' Users-dataset records and no context: the offline evaluation's
+        held-out users (``training/evaluation.py``)."""
+        if not self.reads_features:
+            return self.recommend(histories, k)  # type: ignore[attr-defined,no-any-return]
+        tokens = self.record_tokens(user_ids)
+        results: list[np.ndarray] = []
+        for start in range(0, len(histories), SCORE_CHUNK):
+            chunk = list(histories[start : start + SCORE_CHUNK])
+            scores = self.token_scores(chunk, tokens[start : start + len(chunk)])
+            results.extend(top_k_unseen(scores, chunk, k))
+        return results
 
 
 def feature_pool(n_tokens: int, dim: int) -> Any:

@@ -51,7 +51,6 @@ from training.recipes.base import (
     ExportResult,
     Recipe,
     filter_by_history_percentile,
-    top_k_unseen,
     top_k_unseen_chunked,
 )
 from training.recipes.feature_reader import FeatureReader, feature_pool
@@ -326,15 +325,6 @@ class NeuralSequenceRecipe(FeatureReader, Recipe):
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         return top_k_unseen_chunked(self.scores, histories, k)
-
-    def recommend_users(
-        self, user_ids: Sequence[str], histories: Sequence[np.ndarray], k: int
-    ) -> list[np.ndarray]:
-        """``recommend`` with the users' Users-dataset records (the offline evaluation's held-out users;
-        no context), for a model that reads feature tokens."""
-        if not self.reads_features:
-            return self.recommend(histories, k)
-        return top_k_unseen(self.scores(histories, self.record_tokens(user_ids)), histories, k)
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.settings().length

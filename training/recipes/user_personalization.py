@@ -70,7 +70,6 @@ from training.recipes.base import (
     Recipe,
     filter_by_history_percentile,
     hyperparameter,
-    top_k_unseen,
     top_k_unseen_chunked,
 )
 from training.recipes.feature_reader import FEATURE_EMBEDDING, FeatureReader, feature_pool, step_tokens
@@ -330,20 +329,6 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
 
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         return top_k_unseen_chunked(self.scores, histories, k)
-
-    def recommend_users(
-        self, user_ids: Sequence[str], histories: Sequence[np.ndarray], k: int
-    ) -> list[np.ndarray]:
-        """``recommend`` with the users' Users-dataset records (the offline evaluation's held-out users;
-        no context), for a network that reads feature tokens."""
-        if not self.reads_features:
-            return self.recommend(histories, k)
-        tokens = self.record_tokens(user_ids)
-        results: list[np.ndarray] = []
-        for start in range(0, len(histories), SCORE_CHUNK):
-            chunk = list(histories[start : start + SCORE_CHUNK])
-            results.extend(top_k_unseen(self.scores(chunk, tokens[start : start + len(chunk)]), chunk, k))
-        return results
 
     def export(self, model_dir: Path) -> ExportResult:
         length = self.input_length()
