@@ -22,7 +22,11 @@ from training.data import Interactions, from_records
 from training.errors import HyperparameterError
 from training.metrics import METRIC_KEYS
 from training.recipes import get_recipe
-from training.recipes.user_personalization_v2 import UserPersonalizationV2Recipe
+from training.recipes.sequence_training import collapsed_sequences
+from training.recipes.user_personalization_v2 import (
+    UserPersonalizationV2Hyperparameters,
+    UserPersonalizationV2Recipe,
+)
 from training.synthetic import SyntheticData, write_csv
 
 pytestmark = pytest.mark.smoke
@@ -88,11 +92,13 @@ def test_onnx_export_passes_parity_and_serves_the_same_list(
 
 def test_apply_recency_bias_weights_newer_steps_more(successor_data: Interactions) -> None:
     cls = get_recipe("aws-user-personalization-v2")
-    biased = cls(cls.parse_hyperparameters({}), seed=1)
-    flat = cls(cls.parse_hyperparameters({"apply_recency_bias": "false"}), seed=1)
-    assert isinstance(biased, UserPersonalizationV2Recipe) and isinstance(flat, UserPersonalizationV2Recipe)
-    sequences, weights = biased._sequences(successor_data)
-    _, flat_weights = flat._sequences(successor_data)
+    biased = cls.parse_hyperparameters({})
+    flat = cls.parse_hyperparameters({"apply_recency_bias": "false"})
+    assert isinstance(biased, UserPersonalizationV2Hyperparameters) and biased.apply_recency_bias
+    assert isinstance(flat, UserPersonalizationV2Hyperparameters) and not flat.apply_recency_bias
+    # What fit trains on: the collapsed sequences, each step weighted by its timestamp's percentile.
+    sequences, weights, _ = collapsed_sequences(successor_data, biased.apply_recency_bias)
+    _, flat_weights, _ = collapsed_sequences(successor_data, flat.apply_recency_bias)
     assert all((np.diff(w) >= 0).all() and w[-1] > w[0] for w in weights)
     assert all(0.5 <= w.min() and w.max() <= 1.5 for w in weights)
     assert all((w == 1.0).all() for w in flat_weights)
