@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from functions.serving.model_artifact import LoadedModel
+from functions.serving.model_artifact import LoadedModel, ModelArtifactError
 from tests.smoke.conftest import REPO, full_then_update
 from training.artifact import write_artifact
 from training.data import Interactions, from_records
@@ -174,6 +175,16 @@ def test_entrypoint_reads_the_users_channel_and_the_interactions_context(tmp_pat
     # The held-out users are scored with their Users record (no context): better than a coin's half.
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["precision_at_5"] > 0.0
+
+    # A campaign refuses an artifact whose vocabulary does not fit its graph, saying which file.
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "model", broken)
+    (broken / "features.json").write_text(json.dumps({**features, "width": features["width"] + 1}))
+    with pytest.raises(ModelArtifactError, match="features.json has width"):
+        LoadedModel.load(str(broken))
+    (broken / "features.json").write_text(json.dumps({"vocabulary": []}))
+    with pytest.raises(ModelArtifactError, match="features.json is not a feature vocabulary"):
+        LoadedModel.load(str(broken))
 
 
 SEQUENCE_RECIPES = {
