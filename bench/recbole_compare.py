@@ -450,6 +450,7 @@ CTR_SETTINGS: dict[str, float] = {
     "l2_regularization": 1e-3,
     "learning_rate": 0.002,
     "user_id_dropout": DeepFmHyperparameters().user_id_dropout,
+    "history": 1,  # 0: the user side without the clicked-items history (ablation)
 }
 
 
@@ -471,7 +472,8 @@ def tailor_ctr(
         space = FeatureSpace.fit({u: ratings.profiles[u] for u in users}, kinds)
 
     def rows(part: str) -> PointwiseRows:
-        histories = [np.asarray([index[i] for i in side], dtype=np.int64) for side in split.user_side[part]]
+        sides = split.user_side[part] if settings["history"] else [[] for _ in split.user_side[part]]
+        histories = [np.asarray([index[i] for i in side], dtype=np.int64) for side in sides]
         return PointwiseRows(
             model_input(histories, length),
             np.asarray([index[item] for _, item, _ in split.parts[part]], dtype=np.int64),

@@ -32,7 +32,8 @@ string):
 Data: ``<input>/data/interactions/*.csv``; ``<input>/data/items/`` (the Items dataset's CSV files and its
 ``schema.json``, when the dataset group has one) is read for the recipes that use item metadata
 (``training/item_metadata.py``); ``<input>/data/users/`` (the Users dataset's CSV files and schema) by the
-recipes that read user fields and interaction context (aws-deepfm, ``training/feature_tokens.py``).
+recipes that read user fields and interaction context (aws-deepfm, aws-hrnn-metadata, aws-user-personalization
+and -v2, the personalized-ranking recipes; ``training/feature_tokens.py``).
 
 Flow: load and filter the data (with AutoML, choose the recipe), hold out Personalize's evaluation split
 (with HPO, tune on a validation split of the training users), train on it and compute the
