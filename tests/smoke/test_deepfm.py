@@ -218,3 +218,24 @@ def test_entrypoint_trains_deepfm_with_an_items_channel(tmp_path: Path, syntheti
     recommended = model.recommend_for_user("someone-new", events, 5)
     assert len(recommended) == 5 and not {item for item, _ in recommended} & set(events)
     assert sum(synthetic.cluster_of_item[item] == cluster for item, _ in recommended) >= 4
+
+
+def test_without_the_history_the_graph_keeps_its_inputs_and_ignores_the_sequence(tmp_path: Path) -> None:
+    """``read_history=false``: a DeepFM over the user id and features only (the CTR benchmark's choice).
+    The exported graph still declares item_sequence (the contract's input), and a known user's scores do
+    not depend on the sequence served with them."""
+    data = _ring_data()
+    settings = {**FAST, "read_history": "false"}
+    recipe = DeepFmRecipe(DeepFmRecipe.parse_hyperparameters(settings), seed=3)
+    recipe.fit(data)
+    export = recipe.export(tmp_path)
+    assert [spec.name for spec in export.contract.inputs] == ["item_sequence", "user_index", "feature_tokens"]
+    assert export.parity.max_abs_diff <= export.parity.atol
+    write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
+    model = LoadedModel.load(str(tmp_path))
+    user = data.user_ids[5]
+    first, _ = model.user_scores(user, [data.item_ids[1]])
+    second, _ = model.user_scores(user, [data.item_ids[30], data.item_ids[7]])
+    np.testing.assert_allclose(first, second, atol=1e-7)
+    other, _ = model.user_scores(data.user_ids[40], [data.item_ids[1]])
+    assert np.abs(first - other).max() > 1e-4  # the user id still speaks

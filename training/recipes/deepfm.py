@@ -121,6 +121,13 @@ class DeepFmHyperparameters(Hyperparameters):
             "users absent from training get the average user's field; 1.0 ignores user ids (Tailor)."
         ),
     )
+    read_history: bool = hyperparameter(
+        True,
+        doc=(
+            "Read the user's item history (its mean and latest item) as fields; false leaves the user id, "
+            "Users fields and context, as a click-through DeepFM over known users (Tailor)."
+        ),
+    )
 
 
 def build_model(
@@ -131,6 +138,7 @@ def build_model(
     dropout: float,
     features: ItemFeatures | None = None,
     token_fields: np.ndarray | None = None,
+    read_history: bool = True,
 ) -> Any:
     """The DeepFM module: ``pair_logits(sequence, users, items, tokens)`` for training, ``forward(sequence,
     users, tokens)`` for serving; user index 0 is the unknown user, 1..``n_users`` the known ones; tokens
@@ -180,7 +188,7 @@ def build_model(
                     self.token_embedding.weight[0].zero_()
                 self.numeric_map = nn.Linear(max(features.n_numeric, 1), dim + 1, bias=False)
             fields = 4 if use_metadata else 3
-            self.user_layer = nn.Linear((3 + n_fields) * dim, hidden)
+            self.user_layer = nn.Linear(((3 if read_history else 1) + n_fields) * dim, hidden)
             self.item_layer = nn.Linear((fields - 2) * dim, hidden, bias=False)
             self.deep = nn.Sequential(
                 nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout)
@@ -190,31 +198,28 @@ def build_model(
         def user_side(
             self, sequence: torch.Tensor, users: torch.Tensor, tokens: torch.Tensor
         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            """(field vectors [B, 3 + F, D], first-order + within-user pair terms [B], deep half [B, H])."""
-            present = (sequence > 0).to(self.context.weight.dtype)
-            count = present.sum(dim=1, keepdim=True).clamp(min=1.0)
-            bag = (self.context(sequence) * present[..., None]).sum(dim=1) / count
-            bag_bias = (self.context_bias(sequence)[..., 0] * present).sum(dim=1) / count[:, 0]
-            latest = sequence[:, -1]
-            last = self.context(latest)
-            last_bias = self.context_bias(latest)[:, 1]
+            """(field vectors [B, 3 + F, D] (1 + F without the history), first-order + within-user pair
+            terms [B], deep half [B, H])."""
             person = self.user(users)
+            own = [person]
+            constant = self.global_bias + self.user_bias(users)[:, 0]
+            if read_history:
+                present = (sequence > 0).to(self.context.weight.dtype)
+                count = present.sum(dim=1, keepdim=True).clamp(min=1.0)
+                bag = (self.context(sequence) * present[..., None]).sum(dim=1) / count
+                latest = sequence[:, -1]
+                own += [bag, self.context(latest)]
+                constant = constant + (self.context_bias(sequence)[..., 0] * present).sum(dim=1) / count[:, 0]
+                constant = constant + self.context_bias(latest)[:, 1]
             # [B, W, F]: token w of the row belongs to field f (padding to none).
             member = self.token_field[tokens][..., None] == self.field_ids
             member = (member & (tokens > 0)[..., None]).to(self.feature.weight.dtype)
             per_field = member.transpose(1, 2) @ self.feature(tokens)  # [B, F, D + 1]
             per_field = per_field / member.sum(dim=1)[..., None].clamp(min=1.0)
-            fields = torch.cat([torch.stack([person, bag, last], dim=1), per_field[..., :-1]], dim=1)
+            fields = torch.cat([torch.stack(own, dim=1), per_field[..., :-1]], dim=1)
             total = fields.sum(dim=1)
             pairs = 0.5 * ((total * total).sum(dim=1) - (fields * fields).sum(dim=(1, 2)))
-            constant = (
-                self.global_bias
-                + self.user_bias(users)[:, 0]
-                + bag_bias
-                + last_bias
-                + per_field[..., -1].sum(dim=1)
-                + pairs
-            )
+            constant = constant + per_field[..., -1].sum(dim=1) + pairs
             deep = self.user_layer(fields.flatten(1))
             return fields, constant, deep
 
@@ -262,7 +267,12 @@ def build_model(
         ) -> torch.Tensor:
             everything = torch.arange(n_items, device=item_sequence.device)[None, :]
             user = self.user_side(item_sequence, user_index, feature_tokens)
-            return self.combine(user, self.item_side(everything))
+            scores = self.combine(user, self.item_side(everything))
+            if not read_history:
+                # Adds 0, but keeps item_sequence an input of the graph: the contract declares it, and the
+                # exporter drops inputs the computation does not reach.
+                scores = scores + 0.0 * item_sequence[:, :1].to(scores.dtype)
+            return scores
 
     return DeepFm()
 
@@ -463,6 +473,7 @@ class DeepFmRecipe(FeatureReader, Recipe):
             hp.dropout,
             features,
             self.feature_space.token_fields(),
+            hp.read_history,
         )
 
         train_pointwise(
