@@ -31,12 +31,14 @@ ITEMS = avro_schema(
     [{"name": "ITEM_ID", "type": "string"}, {"name": "HALF", "type": "string", "categorical": True}],
 )
 RECIPES = ("aws-deepfm", "aws-hrnn-metadata", "aws-user-personalization")
+RANKING = "aws-personalized-ranking"
 # aws-user-personalization's item-to-item terms read items only, and in this data the history says
 # nothing about the next half: the solution turns them off, as a team whose context matters would.
 SOLUTION_CONFIG = {
-    "aws-user-personalization": {
+    recipe: {
         "algorithmHyperParameters": {"item_item_weight": "0", "cooccurrence_weight": "0", "epochs": "10"}
     }
+    for recipe in ("aws-user-personalization", RANKING)
 }
 USERS = avro_schema(
     "Users",
@@ -82,12 +84,12 @@ def trained(target, personalize, s3) -> dict[str, Any]:
     users_arn = import_dataset(personalize, s3, bucket, role, group, "Users", USERS, users, name)
     items = "ITEM_ID,HALF\n" + "".join(f"i{i:02d},{'low' if i < 20 else 'high'}\n" for i in range(40))
     import_dataset(personalize, s3, bucket, role, group, "Items", ITEMS, items, name)
-    _, versions = train_solutions(personalize, group, RECIPES, name, SOLUTION_CONFIG)
+    _, versions = train_solutions(personalize, group, (*RECIPES, RANKING), name, SOLUTION_CONFIG)
     campaigns = {
         recipe: personalize.create_campaign(
             name=f"ctx-{recipe}-{suffix}", solutionVersionArn=versions[recipe]
         )["campaignArn"]
-        for recipe in RECIPES
+        for recipe in (*RECIPES, RANKING)
     }
     for arn in campaigns.values():
         doc = wait_for(lambda arn=arn: personalize.describe_campaign(campaignArn=arn), "campaign")
@@ -139,3 +141,17 @@ def test_a_user_added_with_put_users_is_scored_from_their_record_and_events(runt
         time.sleep(0.5)
     assert set(got) <= _quarter("odd", "desktop"), got
     assert not set(got) & {"i01", "i23", "i05", "i27"}
+
+
+def test_personalized_ranking_orders_the_input_by_the_context(runtime, trained):
+    """GetPersonalizedRanking passes its ``context`` too: the same list ranks the request's half first."""
+    even = sorted(_quarter("even", "mobile") | _quarter("even", "desktop"))
+    for device in ("mobile", "desktop"):
+        ranked = runtime.get_personalized_ranking(
+            campaignArn=trained["campaigns"][RANKING],
+            userId="u000",
+            inputList=even,
+            context={"DEVICE": device},
+        )["personalizedRanking"]
+        top = [item["itemId"] for item in ranked[:5]]
+        assert set(top) <= _quarter("even", device), (device, top)
