@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from training.errors import TrainingDataError
-from training.item_metadata import schema_kinds
+from training.item_metadata import is_number, schema_kinds
 
 REQUIRED_FIELDS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
 OPTIONAL_FIELDS = ("EVENT_TYPE", "EVENT_VALUE", "IMPRESSION")
@@ -356,18 +356,11 @@ def _context_columns(channel: Path, extra: list[dict[str, str]]) -> dict[str, np
                 chosen.append(name)
             continue
         values = [row[name] for row in extra if name in row]
-        if not all(_is_number(value) for value in values):
+        if not all(is_number(value) for value in values):
             chosen.append(name)
     if not chosen:
         return None
     return {name: np.asarray([row.get(name, "") for row in extra], dtype=str) for name in chosen}
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
 
 
 def check_minimum_size(data: Interactions | None, *, total_rows: int, data_filter: DataFilter) -> None:

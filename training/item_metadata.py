@@ -183,7 +183,7 @@ def schema_kinds(channel: Path) -> dict[str, str]:
     return kinds
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         return math.isfinite(float(text))
     except ValueError:
@@ -223,7 +223,7 @@ def read_metadata_rows(
         kind = declared.get(name)
         if kind is None:  # no schema: numbers are numerical, anything else categorical
             present = [v for v in (row.get(name, "").strip() for row in rows.values()) if v]
-            kind = "numeric" if present and all(_is_number(v) for v in present) else "categorical"
+            kind = "numeric" if present and all(is_number(v) for v in present) else "categorical"
         kinds[name] = "categorical" if kind == "plain" else kind
     return rows, kinds
 
@@ -250,6 +250,6 @@ def load_item_metadata(channel_dir: str | Path) -> ItemMetadata | None:
     for column, field in enumerate(numeric_fields):
         for row, item in enumerate(item_ids):
             text = rows[item].get(field, "").strip()
-            if text and _is_number(text):
+            if text and is_number(text):
                 numeric[row, column] = float(text)
     return ItemMetadata(item_ids, tokens, numeric_fields, numeric)

@@ -20,13 +20,14 @@ from functions.resources.schema_rules import FieldSpec, ParsedSchema
 _NUMERIC = {"int", "long", "float", "double"}
 
 
-def _fold(name: str) -> str:
+def fold(name: str) -> str:
+    """A field or property name as Personalize matches them: NUMBER_OF_RATINGS and numberOfRatings alike."""
     return name.replace("_", "").lower()
 
 
 def property_names(schema: ParsedSchema, id_field: str) -> dict[str, FieldSpec]:
     """Folded property name -> schema field, without the id field (it travels outside ``properties``)."""
-    return {_fold(spec.name): spec for spec in schema.fields if spec.name.upper() != id_field}
+    return {fold(spec.name): spec for spec in schema.fields if spec.name.upper() != id_field}
 
 
 def _value(spec: FieldSpec, raw: Any, where: str) -> str | None:
@@ -76,7 +77,7 @@ def check_record(
             raise InvalidInputException(f"{where}.properties must be a JSON object.")
     record: dict[str, str | None] = {}
     for key, raw in values.items():
-        spec = fields.get(_fold(key))
+        spec = fields.get(fold(key))
         if spec is None:
             known = ", ".join(sorted(_camel(s.name) for s in fields.values())) or "none"
             raise InvalidInputException(

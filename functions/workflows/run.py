@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.config import settings
+from functions.ingestion.records import fold
 from functions.resources import arns, artifacts
 from functions.resources import lifecycle as lc
 from functions.resources.arns import recipe_name
@@ -177,9 +178,9 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
 def _property(event: dict[str, Any], column: str) -> str:
     """An event's value for an extra Interactions column (e.g. DEVICE): PutEvents carries it in
     ``properties`` under the column's camel-case name (NUMBER_OF_RATINGS -> numberOfRatings)."""
-    wanted = column.replace("_", "").lower()
+    wanted = fold(column)
     for key, value in (event.get("properties") or {}).items():
-        if key.replace("_", "").lower() == wanted and value is not None:
+        if fold(key) == wanted and value is not None:
             return str(value)
     return ""
 

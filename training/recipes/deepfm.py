@@ -1,34 +1,36 @@
 """aws-deepfm: a factorization machine plus a deep network (DeepFM, Guo et al. 2017) over the user's id,
-their history, their latest item and the candidate item with its metadata.
+their Users-dataset fields and context, their history, their latest item and the candidate item with its
+metadata.
 
 Amazon Personalize has no DeepFM recipe page; the name and the hyperparameters below are Tailor's own,
 named in Personalize's style and marked "(Tailor)".
 
-Fields. DeepFM scores a (user, item) pair from one embedding per field. The graph gets the user's index
-and item sequence (``user_feature_scores`` contract, ``training/ARTIFACT.md``). The user side has three
-fields: the user id's embedding (what the history cannot say, e.g. how generous this user's ratings are),
-the mean of the history's item embeddings (the bag: what the user likes, SVD++-style) and the latest
-item's embedding (what they are doing now). The item side is the candidate's id embedding and, with the
-Items dataset, its metadata embedding (mean of its categorical and textual token embeddings plus a linear
-map of its numerical fields). Users-dataset and request-context features are not fields: the runtime
-hands the graph neither (it accepts and validates ``context`` only).
+Fields. DeepFM scores a (user, item) pair from one embedding per field. The graph gets the user's index,
+item sequence and feature tokens (``user_feature_scores`` contract, ``training/ARTIFACT.md``). The user
+side has the user id's embedding (what the history cannot say, e.g. how generous this user's ratings
+are), the mean of the history's item embeddings (the bag: what the user likes, SVD++-style), the latest
+item's embedding (what they are doing now) and one vector per Users-dataset or context field (the mean
+of that field's token embeddings, ``training/feature_tokens.py``). ``read_history`` false leaves out
+the bag and the latest item. The item side is the candidate's id embedding and, with the Items dataset,
+its metadata embedding (mean of its categorical and textual token embeddings plus a linear map of its
+numerical fields).
 
 User index 0 is "a user the model does not know": new users, users the percentile filter dropped, and
 the offline evaluation's held-out users (``recommend`` and ``scores`` without user indices). Training
 replaces the user by index 0 on a random ``user_id_dropout`` share of its rows each epoch, so row 0 learns
-the average user and those users are scored from their history alone.
+the average user and those users are scored from their history, record and context.
 
 Score for user u with history h and item i (the logit of "u interacts with i"):
 
-    first order  w0 + b_user(u) + b_bag(h) + b_last(h) + b_item(i) + b_meta(i)
-    FM           sum over field pairs <v_a, v_b> = <user, bag> + <user, last> + <bag, last> + <item, meta>
-                 + <user + bag + last, item + meta>
-    deep         MLP([user ; bag ; last ; item ; meta]) with two ReLU layers
+    first order  w0 + b_user(u) + b_bag(h) + b_last(h) + sum_f b_f + b_item(i) + b_meta(i)
+    FM           sum over field pairs <v_a, v_b>: every pair among the user side's fields (user, bag,
+                 last, each feature field f), <item, meta>, and <sum of the user side, item + meta>
+    deep         MLP([user ; bag ; last ; f_1 ; ... ; item ; meta]) with two ReLU layers
 
 The pair term splits into user and item halves plus one dot product, and the MLP's first layer is a sum
 of a user half and an item half, so scoring all items for a batch of users costs one [B, N, H] activation
-rather than N separate forward passes; that is the exported graph (``item_sequence``, ``user_index`` ->
-``scores``).
+rather than N separate forward passes; that is the exported graph (``item_sequence``, ``user_index``,
+``feature_tokens`` -> ``scores``).
 
 Training is pointwise, as DeepFM is a click-through model: binary cross-entropy of each observed next item
 (label 1) against ``negative_samples`` items drawn uniformly per positive (label 0), with the history
@@ -48,7 +50,6 @@ import numpy as np
 
 from training.data import Interactions
 from training.errors import TrainingDataError
-from training.feature_tokens import FeatureSpace
 from training.item_metadata import ItemFeatures, ItemMetadata, pool_item_metadata
 from training.onnx_export import (
     USER_FEATURE_SCORES,
@@ -67,6 +68,7 @@ from training.recipes.base import (
     top_k_unseen_chunked,
 )
 from training.recipes.feature_reader import FeatureReader
+from training.recipes.sequence_training import collapsed_sequences
 from training.recipes.user_personalization import model_input
 
 if TYPE_CHECKING:
@@ -288,35 +290,29 @@ class PointwiseRows:
     tokens: np.ndarray | None = None  # int64 [M, W] feature tokens (user record + context); None = none
 
 
-def next_item_rows(
-    histories: Sequence[np.ndarray], length: int
-) -> tuple[PointwiseRows, np.ndarray, np.ndarray]:
-    """Every step after a user's first as a positive, with the ``length`` items before it as the user side.
+def next_item_rows(data: Interactions, length: int) -> tuple[PointwiseRows, np.ndarray, np.ndarray]:
+    """Every step after a user's first (consecutive repeats collapsed) as a positive, with the ``length``
+    items before it as the user side.
 
-    Users are numbered 1, 2, ... in the order of ``histories``, counting only those with a row (a user
-    without one would have an untrained embedding, so the model treats them as unknown); the second value
-    holds the positions in ``histories`` of users 1, 2, ...; the third, per row, the position of its
-    positive in the concatenated histories (the interaction row, for its context; a repeat run of one item
-    counts as its first row)."""
+    Users are numbered 1, 2, ... in user-index order, counting only those with a row (a user without one
+    would have an untrained embedding, so the model treats them as unknown); the second value holds the
+    user indices of users 1, 2, ...; the third, per row, the interaction row of its positive (for its
+    context; a repeat run of one item counts as its first row)."""
     sequences: list[np.ndarray] = []
     items: list[int] = []
     users: list[int] = []
     owners: list[int] = []
     sources: list[np.ndarray] = []
-    start = 0
-    for position, history in enumerate(histories):
-        history = np.asarray(history, dtype=np.int64)
-        first = np.flatnonzero(np.r_[True, history[1:] != history[:-1]]) if len(history) else history
-        steps = history[first]
-        offset, start = start, start + len(history)
+    steps_of, _, rows_of = collapsed_sequences(data, recency=False)
+    for steps, at in zip(steps_of, rows_of, strict=True):
         if len(steps) < 2:
             continue
-        owners.append(position)
+        owners.append(int(data.user[at[0]]))
         for t in range(1, len(steps)):
             sequences.append(steps[max(0, t - length) : t])
             items.append(int(steps[t]))
             users.append(len(owners))
-        sources.append(offset + first[1:])
+        sources.append(at[1:])
     rows = PointwiseRows(
         model_input(sequences, length),
         np.asarray(items, dtype=np.int64),
@@ -453,14 +449,8 @@ class DeepFmRecipe(FeatureReader, Recipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        rows, owners, sources = next_item_rows(used.histories(), hp.history_length)
-        contexts = used.context_rows()
-        self.feature_space = FeatureSpace.fit(
-            self.user_records, self.user_kinds, contexts, sorted(used.context or ())
-        )
-        row_users = [self.user_records.get(used.user_ids[u]) for u in used.user]
-        tokens = self.feature_space.encode([row_users[i] for i in sources], [contexts[i] for i in sources])
-        rows = replace(rows, tokens=tokens)
+        rows, owners, sources = next_item_rows(used, hp.history_length)
+        rows = replace(rows, tokens=self.interaction_tokens(used, sources))
         if hp.user_id_dropout >= 1.0:
             # No row would train a user's embedding, so the graph knows no user: all get index 0.
             rows, owners = replace(rows, users=None), owners[:0]

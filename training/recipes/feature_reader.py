@@ -12,12 +12,14 @@ column, or nothing seen twice) has no pool and exports its plain contract.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from training.data import Interactions
 from training.feature_tokens import FeatureSpace, Row
+from training.onnx_export import ExportContract, sequence_feature_scores_contract, sequence_scores_contract
 from training.recipes.base import SCORE_CHUNK, top_k_unseen
 
 # The pool's table in a model's state_dict, for trainingMode UPDATE's per-token warm start (row 0 padding).
@@ -42,9 +44,9 @@ class FeatureReader:
         """Whether the fitted model has feature tokens (the recipe reads them and the data had some)."""
         return self.feature_space.n_tokens > 0
 
-    def step_tokens(self, used: Interactions, rows: Sequence[np.ndarray]) -> list[np.ndarray] | None:
-        """Fit ``feature_space`` on ``used``; per training sequence (``rows``: each step's interaction row),
-        each step's tokens [steps, width]; None when the model reads none."""
+    def interaction_tokens(self, used: Interactions, rows: np.ndarray) -> np.ndarray | None:
+        """Fit ``feature_space`` on ``used``; the tokens [len(rows), width] of the interactions at ``rows``
+        (their user's record and their context); None when the model reads none."""
         self.feature_space = FeatureSpace()
         if not self.uses_feature_tokens:
             return None
@@ -55,10 +57,30 @@ class FeatureReader:
         if not self.reads_features:
             return None
         records = [self.user_records.get(user) for user in used.user_ids]
-        return [
-            self.feature_space.encode([records[used.user[r]] for r in steps], [contexts[r] for r in steps])
-            for steps in rows
-        ]
+        return self.feature_space.encode([records[used.user[r]] for r in rows], [contexts[r] for r in rows])
+
+    def step_tokens(self, used: Interactions, rows: Sequence[np.ndarray]) -> list[np.ndarray] | None:
+        """``interaction_tokens`` per training sequence (``rows``: each step's interaction row)."""
+        flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        tokens = self.interaction_tokens(used, flat)
+        if tokens is None:
+            return None
+        return np.split(tokens, np.cumsum([len(steps) for steps in rows])[:-1])
+
+    def sequence_export(
+        self, sample: np.ndarray, n_items: int, rng: np.random.Generator, model_dir: Path
+    ) -> tuple[ExportContract, dict[str, np.ndarray]]:
+        """The contract and parity inputs of a sequence graph for ``sample`` (``item_sequence`` rows):
+        ``sequence_scores``, or with feature tokens ``sequence_feature_scores`` (random tokens from
+        ``rng``; ``features.json`` written into ``model_dir``)."""
+        length = sample.shape[1]
+        if not self.reads_features:
+            return sequence_scores_contract(length, n_items), {"item_sequence": sample}
+        width = self.feature_space.width
+        tokens = rng.integers(0, self.feature_space.n_tokens + 1, size=(len(sample), width))
+        self.feature_space.write(model_dir)
+        contract = sequence_feature_scores_contract(length, n_items, width)
+        return contract, {"item_sequence": sample, "feature_tokens": tokens.astype(np.int64)}
 
     def record_tokens(
         self, user_ids: Sequence[str | None], contexts: Sequence[Row | None] | None = None
@@ -111,7 +133,7 @@ def feature_pool(n_tokens: int, dim: int) -> Any:
     return FeaturePool()
 
 
-def step_tokens(feature_tokens: Any, item_sequence: Any) -> Any:
+def spread_over_steps(feature_tokens: Any, item_sequence: Any) -> Any:
     """A request's tokens [B, T] as every step's [B, L, T] (only the newest step's state is served);
     None stays None."""
     if feature_tokens is None:

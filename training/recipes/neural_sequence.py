@@ -42,8 +42,6 @@ from training.onnx_export import (
     SEQUENCE_SCORES,
     export_and_verify,
     sample_item_sequences,
-    sequence_feature_scores_contract,
-    sequence_scores_contract,
 )
 from training.recipes.base import (
     SCORE_CHUNK,
@@ -53,7 +51,7 @@ from training.recipes.base import (
     filter_by_history_percentile,
     top_k_unseen_chunked,
 )
-from training.recipes.feature_reader import FeatureReader, feature_pool
+from training.recipes.feature_reader import FeatureReader, feature_pool, spread_over_steps
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 from training.recipes.user_personalization import build_windows, cooccurrence_embeddings, model_input
 
@@ -186,8 +184,7 @@ def _baked(model: Any) -> Any:
 
     class BakedWithFeatures(Baked):
         def forward(self, item_sequence: torch.Tensor, feature_tokens: torch.Tensor) -> torch.Tensor:
-            # The request's tokens belong to the step being predicted: the newest position's.
-            tokens = feature_tokens[:, None, :].expand(-1, item_sequence.shape[1], -1)
+            tokens = spread_over_steps(feature_tokens, item_sequence)
             states = self.scorer.states(item_sequence, self.vectors, tokens)[:, -1, :]
             return self.scorer.logits(states, self.vectors)
 
@@ -315,10 +312,10 @@ class NeuralSequenceRecipe(FeatureReader, Recipe):
             vectors = self.model.tower()
             for start in range(0, len(histories), SCORE_CHUNK):
                 chunk = torch.from_numpy(model_input(histories[start : start + SCORE_CHUNK], length))
-                steps = None
+                rows = None
                 if tokens is not None and self.reads_features:
-                    rows = torch.from_numpy(tokens[start : start + len(chunk)])
-                    steps = rows[:, None, :].expand(-1, length, -1).to(self.device)
+                    rows = torch.from_numpy(tokens[start : start + len(chunk)]).to(self.device)
+                steps = spread_over_steps(rows, chunk)
                 states = self.model.states(chunk.to(self.device), vectors, steps)[:, -1, :]
                 out[start : start + len(chunk)] = self.model.logits(states, vectors).cpu().numpy()
         return out
@@ -332,15 +329,7 @@ class NeuralSequenceRecipe(FeatureReader, Recipe):
         sample = sample_item_sequences(rng, self.n_items, length)
         self.model = self.model.to("cpu").eval()
         self.device = "cpu"
-        inputs = {"item_sequence": sample}
-        if self.reads_features:
-            width = self.feature_space.width
-            contract = sequence_feature_scores_contract(length, self.n_items, width)
-            tokens = rng.integers(0, self.feature_space.n_tokens + 1, size=(len(sample), width))
-            inputs["feature_tokens"] = tokens.astype(np.int64)
-            self.feature_space.write(model_dir)
-        else:
-            contract = sequence_scores_contract(length, self.n_items)
+        contract, inputs = self.sequence_export(sample, self.n_items, rng, model_dir)
         parity = export_and_verify(_baked(self.model), contract, inputs, model_dir / "model.onnx")
         return ExportResult(contract, parity, "model.onnx", length)
 

@@ -59,8 +59,6 @@ from training.onnx_export import (
     SEQUENCE_SCORES,
     export_and_verify,
     sample_item_sequences,
-    sequence_feature_scores_contract,
-    sequence_scores_contract,
 )
 from training.recipes.base import (
     SCORE_CHUNK,
@@ -72,7 +70,7 @@ from training.recipes.base import (
     hyperparameter,
     top_k_unseen_chunked,
 )
-from training.recipes.feature_reader import FEATURE_EMBEDDING, FeatureReader, feature_pool, step_tokens
+from training.recipes.feature_reader import FEATURE_EMBEDDING, FeatureReader, feature_pool, spread_over_steps
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms, with_item_item
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 
@@ -282,7 +280,7 @@ def _build_model(
             self, item_sequence: torch.Tensor, feature_tokens: torch.Tensor | None = None
         ) -> torch.Tensor:
             return self.logits(
-                self.encode(item_sequence, step_tokens(feature_tokens, item_sequence))[:, -1, :]
+                self.encode(item_sequence, spread_over_steps(feature_tokens, item_sequence))[:, -1, :]
             )
 
     return GruScorer()
@@ -320,10 +318,10 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
     def scores(self, histories: Sequence[np.ndarray], tokens: np.ndarray | None = None) -> np.ndarray:
         """Logits [batch, n_items] for chronological item-index histories, with each row's feature tokens
         (None: no record and no context) when the network reads them."""
-        if self.reads_features and tokens is None:
-            tokens = np.zeros((len(histories), self.feature_space.width), dtype=np.int64)
         if not self.reads_features:
             tokens = None
+        elif tokens is None:
+            tokens = np.zeros((len(histories), self.feature_space.width), dtype=np.int64)
         served = self.served()
         return sequence_logits(served, histories, self.input_length(), self.n_items, self.device, tokens)
 
@@ -337,16 +335,8 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         if self.item_item is not None:
             self.item_item = self.item_item.to("cpu")
         self.device = "cpu"
-        inputs = {"item_sequence": sample}
-        if self.reads_features:
-            width = self.feature_space.width
-            contract = sequence_feature_scores_contract(length, self.n_items, width)
-            rng = np.random.default_rng(self.seed + 1)
-            tokens = rng.integers(0, self.feature_space.n_tokens + 1, size=(len(sample), width))
-            inputs["feature_tokens"] = tokens.astype(np.int64)
-            self.feature_space.write(model_dir)
-        else:
-            contract = sequence_scores_contract(length, self.n_items)
+        rng = np.random.default_rng(self.seed + 1)
+        contract, inputs = self.sequence_export(sample, self.n_items, rng, model_dir)
         parity = export_and_verify(self.served(), contract, inputs, model_dir / "model.onnx")
         return ExportResult(contract, parity, "model.onnx", length)
 

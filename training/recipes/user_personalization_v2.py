@@ -55,7 +55,7 @@ from training.recipes.base import (
     filter_by_history_percentile,
     hyperparameter,
 )
-from training.recipes.feature_reader import feature_pool, step_tokens
+from training.recipes.feature_reader import feature_pool, spread_over_steps
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 from training.recipes.user_personalization import (
@@ -191,7 +191,7 @@ def _build_model(
         def forward(
             self, item_sequence: torch.Tensor, feature_tokens: torch.Tensor | None = None
         ) -> torch.Tensor:
-            states = self.encode(item_sequence, step_tokens(feature_tokens, item_sequence))
+            states = self.encode(item_sequence, spread_over_steps(feature_tokens, item_sequence))
             return self.logits(states[:, -1, :])
 
     return TransformerScorer()
