@@ -85,3 +85,26 @@ def call(
 ) -> tuple[int, dict]:
     result = handler(signed_event(path, body, target, **kwargs), None)
     return result["statusCode"], (json.loads(result["body"]) if result["body"] else {})
+
+
+def control_op(operation: str, **body: Any) -> tuple[int, dict]:
+    """One control-plane operation through the control Lambda handler, signed as boto3 signs it."""
+    from functions.handlers import control
+
+    return call(control.handler, "/", body, target=operation)
+
+
+class RecordingStarter:
+    """A workflow starter that records training starts (the versions stay CREATE PENDING, for tests that
+    drive or inspect training themselves) and runs every other workflow (imports) inline."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str]] = []
+
+    def start(self, kind: str, arn: str) -> None:
+        from functions.stores import workflows
+
+        if kind == workflows.SOLUTION_VERSION:
+            self.started.append((kind, arn))
+        else:
+            workflows.InlineStarter().start(kind, arn)

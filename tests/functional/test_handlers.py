@@ -10,21 +10,17 @@ import pytest
 
 from functions.handlers import control, events, ingest, runtime
 from tests.fixtures import INTERACTIONS_SCHEMA, interactions_csv
-from tests.functional.conftest import REGION, call
+from tests.functional.conftest import REGION, call, control_op
 
 pytestmark = pytest.mark.functional
 
 
-def _control(op: str, **body):
-    return call(control.handler, "/", body, target=op)
-
-
 def test_json11_errors_carry_type_and_status(aws):
-    status, body = _control(
+    status, body = control_op(
         "DescribeDatasetGroup", datasetGroupArn="arn:aws:personalize:us-east-1:1:dataset-group/x"
     )
     assert status == 400 and body["__type"] == "ResourceNotFoundException"
-    status, body = _control("CreateDatasetGroup")
+    status, body = control_op("CreateDatasetGroup")
     assert status == 400 and body["__type"] == "InvalidInputException"
     status, body = call(control.handler, "/", {}, target="ListDatasetGroups", secret_key="wrong")
     assert status == 403 and body["__type"] == "InvalidSignatureException"
@@ -65,43 +61,43 @@ def test_workflow_through_handlers(aws):
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="data")
     s3.put_object(Bucket="data", Key="i.csv", Body=interactions_csv().encode())
-    _, out = _control("CreateSchema", name="s", schema=INTERACTIONS_SCHEMA)
+    _, out = control_op("CreateSchema", name="s", schema=INTERACTIONS_SCHEMA)
     schema = out["schemaArn"]
-    _, out = _control("CreateDatasetGroup", name="g")
+    _, out = control_op("CreateDatasetGroup", name="g")
     group = out["datasetGroupArn"]
-    _, out = _control(
+    _, out = control_op(
         "CreateDataset", name="d", schemaArn=schema, datasetGroupArn=group, datasetType="Interactions"
     )
     dataset = out["datasetArn"]
-    _, out = _control(
+    _, out = control_op(
         "CreateDatasetImportJob",
         jobName="j",
         datasetArn=dataset,
         dataSource={"dataLocation": "s3://data/i.csv"},
     )
-    _, job = _control("DescribeDatasetImportJob", datasetImportJobArn=out["datasetImportJobArn"])
+    _, job = control_op("DescribeDatasetImportJob", datasetImportJobArn=out["datasetImportJobArn"])
     assert job["datasetImportJob"]["status"] == "ACTIVE", job
 
-    _, out = _control(
+    _, out = control_op(
         "CreateSolution",
         name="pop",
         datasetGroupArn=group,
         recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
     )
-    _, out = _control("CreateSolutionVersion", solutionArn=out["solutionArn"])
+    _, out = control_op("CreateSolutionVersion", solutionArn=out["solutionArn"])
     version = out["solutionVersionArn"]
-    _, described = _control("DescribeSolutionVersion", solutionVersionArn=version)
+    _, described = control_op("DescribeSolutionVersion", solutionVersionArn=version)
     assert described["solutionVersion"]["status"] == "ACTIVE", described
-    _, out = _control("CreateCampaign", name="c", solutionVersionArn=version)
+    _, out = control_op("CreateCampaign", name="c", solutionVersionArn=version)
     campaign = out["campaignArn"]
-    _, described = _control("DescribeCampaign", campaignArn=campaign)
+    _, described = control_op("DescribeCampaign", campaignArn=campaign)
     assert described["campaign"]["status"] == "ACTIVE", described
 
     status, recs = call(runtime.handler, "/recommendations", {"campaignArn": campaign, "userId": "user-3"})
     assert status == 200 and len(recs["itemList"]) == 25
     top = recs["itemList"][0]["itemId"]
 
-    _, tracker = _control("CreateEventTracker", name="t", datasetGroupArn=group)
+    _, tracker = control_op("CreateEventTracker", name="t", datasetGroupArn=group)
     event = {"eventId": "e-1", "eventType": "click", "itemId": top, "sentAt": time.time()}
     body = {"trackingId": tracker["trackingId"], "userId": "user-3", "sessionId": "s", "eventList": [event]}
     assert call(events.handler, "/events", body)[0] == 200

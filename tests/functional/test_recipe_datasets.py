@@ -11,38 +11,34 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from functions.handlers import control, runtime
+from functions.handlers import runtime
 from tests.fixtures import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, interactions_csv, item_cluster, items_csv
-from tests.functional.conftest import REGION, call
+from tests.functional.conftest import REGION, call, control_op
 
 pytestmark = pytest.mark.functional
 
 RECIPE = "arn:aws:personalize:::recipe/"
 
 
-def _control(op: str, **body):
-    return call(control.handler, "/", body, target=op)
-
-
 def _dataset(group: str, kind: str, schema_text: str, key: str, body: str) -> None:
     boto3.client("s3", region_name=REGION).put_object(Bucket="data", Key=key, Body=body.encode())
-    _, out = _control("CreateSchema", name=f"s-{kind}", schema=schema_text)
-    _, out = _control(
+    _, out = control_op("CreateSchema", name=f"s-{kind}", schema=schema_text)
+    _, out = control_op(
         "CreateDataset", name=f"d-{kind}", schemaArn=out["schemaArn"], datasetGroupArn=group, datasetType=kind
     )
-    _, out = _control(
+    _, out = control_op(
         "CreateDatasetImportJob",
         jobName=f"j-{kind}",
         datasetArn=out["datasetArn"],
         dataSource={"dataLocation": f"s3://data/{key}"},
     )
-    _, job = _control("DescribeDatasetImportJob", datasetImportJobArn=out["datasetImportJobArn"])
+    _, job = control_op("DescribeDatasetImportJob", datasetImportJobArn=out["datasetImportJobArn"])
     assert job["datasetImportJob"]["status"] == "ACTIVE", job
 
 
 def _group() -> str:
     boto3.client("s3", region_name=REGION).create_bucket(Bucket="data")
-    _, out = _control("CreateDatasetGroup", name="g")
+    _, out = control_op("CreateDatasetGroup", name="g")
     group = out["datasetGroupArn"]
     _dataset(group, "Interactions", INTERACTIONS_SCHEMA, "i.csv", interactions_csv())
     return group
@@ -51,11 +47,11 @@ def _group() -> str:
 def test_create_solution_refuses_unknown_recipes_and_missing_datasets(aws):
     group = _group()
     for name in ("aws-semantic-similarity", "aws-no-such-recipe"):
-        status, body = _control("CreateSolution", name="x", datasetGroupArn=group, recipeArn=RECIPE + name)
+        status, body = control_op("CreateSolution", name="x", datasetGroupArn=group, recipeArn=RECIPE + name)
         assert status == 400 and body["__type"] == "InvalidInputException", body
         assert "does not exist" in body["message"]
     for name in ("aws-hrnn-coldstart", "aws-hrnn-metadata", "aws-item-attribute-affinity"):
-        status, body = _control("CreateSolution", name="x", datasetGroupArn=group, recipeArn=RECIPE + name)
+        status, body = control_op("CreateSolution", name="x", datasetGroupArn=group, recipeArn=RECIPE + name)
         assert status == 400 and body["__type"] == "InvalidInputException", body
         assert "ITEMS" in body["message"]
     usable = (
@@ -68,10 +64,10 @@ def test_create_solution_refuses_unknown_recipes_and_missing_datasets(aws):
         "aws-deepfm",
     )
     for name in usable:
-        status, body = _control("CreateSolution", name=name, datasetGroupArn=group, recipeArn=RECIPE + name)
+        status, body = control_op("CreateSolution", name=name, datasetGroupArn=group, recipeArn=RECIPE + name)
         assert status == 200, body
     _dataset(group, "Items", ITEMS_SCHEMA, "items.csv", items_csv())
-    status, body = _control(
+    status, body = control_op(
         "CreateSolution", name="cold", datasetGroupArn=group, recipeArn=RECIPE + "aws-hrnn-coldstart"
     )
     assert status == 200, body
@@ -81,17 +77,17 @@ def test_hrnn_coldstart_serves_items_without_interactions_by_genre(aws):
     group = _group()
     # Items 120-129 are in the Items dataset only: no interaction mentions them.
     _dataset(group, "Items", ITEMS_SCHEMA, "items.csv", items_csv(items=130))
-    _, out = _control(
+    _, out = control_op(
         "CreateSolution",
         name="cold",
         datasetGroupArn=group,
         recipeArn=RECIPE + "aws-hrnn-coldstart",
         solutionConfig={"algorithmHyperParameters": {"epochs": "4", "hidden_dimension": "64"}},
     )
-    _, out = _control("CreateSolutionVersion", solutionArn=out["solutionArn"])
-    _, described = _control("DescribeSolutionVersion", solutionVersionArn=out["solutionVersionArn"])
+    _, out = control_op("CreateSolutionVersion", solutionArn=out["solutionArn"])
+    _, described = control_op("DescribeSolutionVersion", solutionVersionArn=out["solutionVersionArn"])
     assert described["solutionVersion"]["status"] == "ACTIVE", described
-    _, out = _control("CreateCampaign", name="c", solutionVersionArn=out["solutionVersionArn"])
+    _, out = control_op("CreateCampaign", name="c", solutionVersionArn=out["solutionVersionArn"])
     campaign = out["campaignArn"]
 
     cold = {f"item-{i}" for i in range(120, 130)}

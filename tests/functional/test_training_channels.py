@@ -17,13 +17,12 @@ import boto3
 import pytest
 
 from functions.config import settings
-from functions.handlers import control
 from functions.resources import artifacts
 from functions.stores import workflows
 from functions.stores.blobs import BlobStore
 from functions.workflows import steps
 from tests.fixtures import CONTEXT_INTERACTIONS_SCHEMA, avro_schema, interactions_csv
-from tests.functional.conftest import REGION, call
+from tests.functional.conftest import REGION, RecordingStarter, control_op
 
 pytestmark = pytest.mark.functional
 _JOBS = itertools.count()
@@ -35,35 +34,23 @@ USERS = avro_schema(
 )
 
 
-def _control(op: str, **body):
-    return call(control.handler, "/", body, target=op)
-
-
-class _Recorder:
-    """Leaves solution versions CREATE PENDING (the test runs the prepare step itself); imports inline."""
-
-    def start(self, kind: str, arn: str) -> None:
-        if kind != workflows.SOLUTION_VERSION:
-            workflows.InlineStarter().start(kind, arn)
-
-
 def _dataset(group: str, kind: str, schema: str, body: str) -> str:
     boto3.client("s3", region_name=REGION).put_object(Bucket="data", Key=f"{kind}.csv", Body=body.encode())
-    _, out = _control("CreateSchema", name=f"s-{kind}", schema=schema)
-    _, dataset = _control("CreateDataset", name=f"d-{kind}", schemaArn=out["schemaArn"],
+    _, out = control_op("CreateSchema", name=f"s-{kind}", schema=schema)
+    _, dataset = control_op("CreateDataset", name=f"d-{kind}", schemaArn=out["schemaArn"],
                           datasetGroupArn=group, datasetType=kind)  # fmt: skip
     source = {"dataLocation": f"s3://data/{kind}.csv"}
-    _, job = _control("CreateDatasetImportJob", jobName=f"job-{next(_JOBS)}",
+    _, job = control_op("CreateDatasetImportJob", jobName=f"job-{next(_JOBS)}",
                       datasetArn=dataset["datasetArn"], dataSource=source)  # fmt: skip
-    _, done = _control("DescribeDatasetImportJob", datasetImportJobArn=job["datasetImportJobArn"])
+    _, done = control_op("DescribeDatasetImportJob", datasetImportJobArn=job["datasetImportJobArn"])
     assert done["datasetImportJob"]["status"] == "ACTIVE", done
     return dataset["datasetArn"]
 
 
 def _channels(group: str, recipe: str) -> dict[str, str]:
-    _, solution = _control("CreateSolution", name=recipe.replace("aws-", ""), datasetGroupArn=group,
+    _, solution = control_op("CreateSolution", name=recipe.replace("aws-", ""), datasetGroupArn=group,
                            recipeArn=f"arn:aws:personalize:::recipe/{recipe}")  # fmt: skip
-    _, version = _control("CreateSolutionVersion", solutionArn=solution["solutionArn"])
+    _, version = control_op("CreateSolutionVersion", solutionArn=solution["solutionArn"])
     job = steps.prepare_training(version["solutionVersionArn"])
     return {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["inputDataConfig"]}
 
@@ -75,9 +62,9 @@ def _files(uri: str) -> dict[str, str]:
 
 
 def test_deepfm_gets_the_users_channel_and_the_context_of_recorded_events(aws):
-    workflows.set_starter(_Recorder())
+    workflows.set_starter(RecordingStarter())
     boto3.client("s3", region_name=REGION).create_bucket(Bucket="data")
-    _, out = _control("CreateDatasetGroup", name="g")
+    _, out = control_op("CreateDatasetGroup", name="g")
     group = out["datasetGroupArn"]
     rows = interactions_csv().splitlines()
     body = "\n".join([rows[0] + ",DEVICE", *(f"{row},mobile" for row in rows[1:])]) + "\n"

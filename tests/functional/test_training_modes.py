@@ -11,40 +11,22 @@ import itertools
 import boto3
 import pytest
 
-from functions.handlers import control
 from functions.resources import lifecycle as lc
 from functions.resources.auto_training import DAY_S, create_due_versions
 from functions.stores import workflows
 from functions.stores.resources import ResourceStore
 from tests.fixtures import INTERACTIONS_SCHEMA, interactions_csv
-from tests.functional.conftest import REGION, call
+from tests.functional.conftest import REGION, RecordingStarter, control_op
 
 pytestmark = pytest.mark.functional
 HOUR = 3600.0
 _JOBS = itertools.count()
 
 
-def _control(op: str, **body):
-    return call(control.handler, "/", body, target=op)
-
-
-class _Recorder:
-    """Records training starts (left CREATE PENDING); runs imports inline."""
-
-    def __init__(self) -> None:
-        self.started: list[tuple[str, str]] = []
-
-    def start(self, kind: str, arn: str) -> None:
-        if kind == workflows.SOLUTION_VERSION:
-            self.started.append((kind, arn))
-        else:
-            workflows.InlineStarter().start(kind, arn)
-
-
 def _import(dataset: str, key: str, mode: str = "FULL") -> None:
-    _, out = _control("CreateDatasetImportJob", jobName=f"job-{next(_JOBS)}", datasetArn=dataset,
+    _, out = control_op("CreateDatasetImportJob", jobName=f"job-{next(_JOBS)}", datasetArn=dataset,
                       dataSource={"dataLocation": f"s3://data/{key}"}, importMode=mode)  # fmt: skip
-    _, job = _control("DescribeDatasetImportJob", datasetImportJobArn=out["datasetImportJobArn"])
+    _, job = control_op("DescribeDatasetImportJob", datasetImportJobArn=out["datasetImportJobArn"])
     assert job["datasetImportJob"]["status"] == "ACTIVE", job
 
 
@@ -53,16 +35,16 @@ def group(aws) -> dict[str, str]:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="data")
     s3.put_object(Bucket="data", Key="i.csv", Body=interactions_csv().encode())
-    _, out = _control("CreateSchema", name="s", schema=INTERACTIONS_SCHEMA)
-    _, group = _control("CreateDatasetGroup", name="g")
-    _, dataset = _control("CreateDataset", name="d", schemaArn=out["schemaArn"],
+    _, out = control_op("CreateSchema", name="s", schema=INTERACTIONS_SCHEMA)
+    _, group = control_op("CreateDatasetGroup", name="g")
+    _, dataset = control_op("CreateDataset", name="d", schemaArn=out["schemaArn"],
                           datasetGroupArn=group["datasetGroupArn"], datasetType="Interactions")  # fmt: skip
     _import(dataset["datasetArn"], "i.csv")
     return {"group": group["datasetGroupArn"], "dataset": dataset["datasetArn"]}
 
 
 def _solution(group: dict[str, str], recipe: str, **extra) -> str:
-    _, out = _control("CreateSolution", name=recipe.replace("aws-", ""), datasetGroupArn=group["group"],
+    _, out = control_op("CreateSolution", name=recipe.replace("aws-", ""), datasetGroupArn=group["group"],
                       recipeArn=f"arn:aws:personalize:::recipe/{recipe}", **extra)  # fmt: skip
     return out["solutionArn"]
 
@@ -72,18 +54,18 @@ def _activate(arn: str) -> None:
 
 
 def test_automatic_training_follows_the_schedule_and_needs_new_data(group):
-    recorder = _Recorder()
+    recorder = RecordingStarter()
     workflows.set_starter(recorder)
     solution = _solution(group, "aws-popularity-count", solutionConfig={
         "autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}})  # fmt: skip
-    _, described = _control("DescribeSolution", solutionArn=solution)
+    _, described = control_op("DescribeSolution", solutionArn=solution)
     assert described["solution"]["performAutoTraining"] is True  # Personalize's default
     created = ResourceStore().get(solution, lc.SOLUTION)["creationDateTime"]
 
     assert create_due_versions(now=created + 0.5 * HOUR) == []
     [first] = create_due_versions(now=created + HOUR)
     assert recorder.started == [(workflows.SOLUTION_VERSION, first)]
-    _, version = _control("DescribeSolutionVersion", solutionVersionArn=first)
+    _, version = control_op("DescribeSolutionVersion", solutionVersionArn=first)
     assert version["solutionVersion"]["trainingType"] == "AUTOMATIC"
     assert version["solutionVersion"]["trainingMode"] == "AUTOTRAIN"
     assert create_due_versions(now=created + HOUR + 60) == []  # one version per slot
@@ -96,9 +78,9 @@ def test_automatic_training_follows_the_schedule_and_needs_new_data(group):
     assert second != first
 
     # Turned off with UpdateSolution: no more automatic versions.
-    status, _ = _control("UpdateSolution", solutionArn=solution, performAutoTraining=False)
+    status, _ = control_op("UpdateSolution", solutionArn=solution, performAutoTraining=False)
     assert status == 200
-    _, described = _control("DescribeSolution", solutionArn=solution)
+    _, described = control_op("DescribeSolution", solutionArn=solution)
     update = described["solution"]["latestSolutionUpdate"]
     assert update["status"] == "ACTIVE" and update["performAutoTraining"] is False
     assert not any(key.startswith("tailor") for key in described["solution"])
@@ -108,16 +90,16 @@ def test_automatic_training_follows_the_schedule_and_needs_new_data(group):
 
 
 def test_a_manual_version_in_the_first_hour_replaces_the_first_automatic_one(group):
-    workflows.set_starter(_Recorder())
+    workflows.set_starter(RecordingStarter())
     solution = _solution(group, "aws-popularity-count")
     created = ResourceStore().get(solution, lc.SOLUTION)["creationDateTime"]
-    _control("CreateSolutionVersion", solutionArn=solution)
+    control_op("CreateSolutionVersion", solutionArn=solution)
     assert create_due_versions(now=created + 2 * HOUR) == []
 
 
 def test_schedules_and_training_modes_are_validated(group):
-    workflows.set_starter(_Recorder())
-    status, body = _control(
+    workflows.set_starter(RecordingStarter())
+    status, body = control_op(
         "CreateSolution",
         name="bad",
         datasetGroupArn=group["group"],
@@ -127,38 +109,40 @@ def test_schedules_and_training_modes_are_validated(group):
     assert status == 400 and "from 1 to 30" in body["message"]
     popularity = _solution(group, "aws-popularity-count", performAutoTraining=False)
     hourly = {"autoTrainingConfig": {"schedulingExpression": "rate(2 hours)"}}
-    status, body = _control("UpdateSolution", solutionArn=popularity, solutionUpdateConfig=hourly)
+    status, body = control_op("UpdateSolution", solutionArn=popularity, solutionUpdateConfig=hourly)
     assert status == 400 and body["__type"] == "InvalidInputException"
 
-    status, body = _control("CreateSolutionVersion", solutionArn=popularity, trainingMode="UPDATE")
+    status, body = control_op("CreateSolutionVersion", solutionArn=popularity, trainingMode="UPDATE")
     assert status == 400 and "aws-user-personalization" in body["message"]
     personalization = _solution(group, "aws-user-personalization", performAutoTraining=False)
-    status, body = _control("CreateSolutionVersion", solutionArn=personalization, trainingMode="UPDATE")
+    status, body = control_op("CreateSolutionVersion", solutionArn=personalization, trainingMode="UPDATE")
     assert status == 400 and "needs an ACTIVE solution version" in body["message"]
-    _, out = _control("CreateSolutionVersion", solutionArn=personalization)
+    _, out = control_op("CreateSolutionVersion", solutionArn=personalization)
     _activate(out["solutionVersionArn"])
-    status, out = _control("CreateSolutionVersion", solutionArn=personalization, trainingMode="UPDATE")
+    status, out = control_op("CreateSolutionVersion", solutionArn=personalization, trainingMode="UPDATE")
     assert status == 200
-    _, version = _control("DescribeSolutionVersion", solutionVersionArn=out["solutionVersionArn"])
+    _, version = control_op("DescribeSolutionVersion", solutionVersionArn=out["solutionVersionArn"])
     assert version["solutionVersion"]["trainingMode"] == "UPDATE"
     assert version["solutionVersion"]["trainingType"] == "MANUAL"
-    status, body = _control("CreateSolutionVersion", solutionArn=personalization, trainingMode="AUTOTRAIN")
+    status, body = control_op("CreateSolutionVersion", solutionArn=personalization, trainingMode="AUTOTRAIN")
     assert status == 400 and "AUTOTRAIN" in body["message"]
 
 
 def test_tags_round_trip(group):
     solution = _solution(group, "aws-popularity-count", tags=[{"tagKey": "team", "tagValue": "recs"}])
-    assert _control("ListTagsForResource", resourceArn=solution)[1]["tags"] == [
+    assert control_op("ListTagsForResource", resourceArn=solution)[1]["tags"] == [
         {"tagKey": "team", "tagValue": "recs"}
     ]
-    _control("TagResource", resourceArn=solution, tags=[{"tagKey": "env", "tagValue": "test"}])
-    _control("UntagResource", resourceArn=solution, tagKeys=["team"])
-    assert _control("ListTagsForResource", resourceArn=solution)[1]["tags"] == [
+    control_op("TagResource", resourceArn=solution, tags=[{"tagKey": "env", "tagValue": "test"}])
+    control_op("UntagResource", resourceArn=solution, tagKeys=["team"])
+    assert control_op("ListTagsForResource", resourceArn=solution)[1]["tags"] == [
         {"tagKey": "env", "tagValue": "test"}
     ]
-    status, body = _control("TagResource", resourceArn=solution, tags=[{"tagKey": "aws:x", "tagValue": "y"}])
+    status, body = control_op(
+        "TagResource", resourceArn=solution, tags=[{"tagKey": "aws:x", "tagValue": "y"}]
+    )
     assert status == 400 and "reserved" in body["message"]
-    status, body = _control("ListTagsForResource", resourceArn=solution + "-gone")
+    status, body = control_op("ListTagsForResource", resourceArn=solution + "-gone")
     assert status == 400 and body["__type"] == "ResourceNotFoundException"
 
 
@@ -169,20 +153,20 @@ def test_sagemaker_prepare_sends_the_previous_model_for_an_update_and_says_where
     from functions.workflows import steps
     from functions.workflows.progress import TAG_KEY
 
-    workflows.set_starter(_Recorder())
+    workflows.set_starter(RecordingStarter())
     solution = _solution(group, "aws-user-personalization", performAutoTraining=False)
-    _, base = _control("CreateSolutionVersion", solutionArn=solution)
+    _, base = control_op("CreateSolutionVersion", solutionArn=solution)
     _activate(base["solutionVersionArn"])
     prefix = artifacts.model_prefix(base["solutionVersionArn"])
     for name in ("manifest.json", "items.json", "metrics.json"):
         BlobStore().put(settings().artifacts_bucket, prefix + name, b"{}")
-    _, update = _control("CreateSolutionVersion", solutionArn=solution, trainingMode="UPDATE")
+    _, update = control_op("CreateSolutionVersion", solutionArn=solution, trainingMode="UPDATE")
     job = steps.prepare_training(update["solutionVersionArn"])
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["inputDataConfig"]}
     assert set(channels) == {"interactions", "previous_model"}
     assert job["hyperParameters"]["tailor_training_mode"] == "UPDATE"
     bucket, key = channels["previous_model"].removeprefix("s3://").split("/", 1)
     assert BlobStore().keys(bucket, key) == [key + n for n in ("items.json", "manifest.json", "metrics.json")]
-    _, tags = _control("ListTagsForResource", resourceArn=update["solutionVersionArn"])
+    _, tags = control_op("ListTagsForResource", resourceArn=update["solutionVersionArn"])
     [progress] = [t["tagValue"] for t in tags["tags"] if t["tagKey"] == TAG_KEY]
     assert progress.startswith("phase=training backend=sagemaker") and job["trainingJobName"] in progress
