@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from tailor_local.launcher import LaunchError, start_service, stop_service
+from tests.fixtures import ASSUME_ROLE_POLICY
 from tests.integration.targets import (
     TEST_SERVICE_ENV,
     Target,
@@ -161,3 +164,27 @@ def train_solutions(
         )
         assert doc["status"] == "ACTIVE", f"{recipe}: {doc.get('failureReason')}"
     return solutions, versions
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A fresh dataset group with its own S3 bucket and import role, as a notebook sets them up."""
+
+    suffix: str
+    bucket: str
+    role: str
+    group: str
+
+
+def new_workspace(target, personalize, s3, tag: str) -> Workspace:
+    """Bucket ``tailor-<tag>-<suffix>``, role ``Personalize<Tag>-<suffix>`` and an ACTIVE dataset group
+    ``<tag>-group-<suffix>``: each test module's own, so modules never see each other's data."""
+    suffix = uuid.uuid4().hex[:6]
+    bucket = f"tailor-{tag}-{suffix}"
+    s3.create_bucket(Bucket=bucket)
+    role = target.client("iam").create_role(
+        RoleName=f"Personalize{tag.capitalize()}-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
+    )["Role"]["Arn"]
+    group = personalize.create_dataset_group(name=f"{tag}-group-{suffix}")["datasetGroupArn"]
+    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
+    return Workspace(suffix, bucket, role, group)

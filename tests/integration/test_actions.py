@@ -4,13 +4,12 @@ aws-next-best-action recipe, PutActionInteractions and GetActionRecommendations 
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import pytest
 
-from tests.fixtures import ACTION_INTERACTIONS_SCHEMA, ACTIONS_SCHEMA, ASSUME_ROLE_POLICY
-from tests.integration.conftest import import_dataset, wait_for
+from tests.fixtures import ACTION_INTERACTIONS_SCHEMA, ACTIONS_SCHEMA
+from tests.integration.conftest import import_dataset, new_workspace, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,15 +48,8 @@ def action_interactions_csv(users: int = 300) -> str:
 
 @pytest.fixture(scope="session")
 def nba(target, personalize, s3) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:6]
-    bucket = f"tailor-nba-{suffix}"
-    s3.create_bucket(Bucket=bucket)
-    role = target.client("iam").create_role(
-        RoleName=f"PersonalizeNba-{suffix}",
-        AssumeRolePolicyDocument=ASSUME_ROLE_POLICY,
-    )["Role"]["Arn"]
-    group = personalize.create_dataset_group(name=f"nba-{suffix}")["datasetGroupArn"]
-    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
+    workspace = new_workspace(target, personalize, s3, "nba")
+    suffix, bucket, role, group = workspace.suffix, workspace.bucket, workspace.role, workspace.group
     for kind, schema, body in (
         ("Actions", ACTIONS_SCHEMA, actions_csv()),
         ("Action_Interactions", ACTION_INTERACTIONS_SCHEMA, action_interactions_csv()),

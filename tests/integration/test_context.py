@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import ASSUME_ROLE_POLICY, CONTEXT_INTERACTIONS_SCHEMA, avro_schema
-from tests.integration.conftest import import_dataset, train_solutions, wait_for
+from tests.fixtures import CONTEXT_INTERACTIONS_SCHEMA, avro_schema
+from tests.integration.conftest import import_dataset, new_workspace, train_solutions, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -70,14 +70,8 @@ def _data() -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def trained(target, personalize, s3) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:6]
-    bucket = f"tailor-ctx-{suffix}"
-    s3.create_bucket(Bucket=bucket)
-    role = target.client("iam").create_role(
-        RoleName=f"PersonalizeCtx-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
-    )["Role"]["Arn"]
-    group = personalize.create_dataset_group(name=f"ctx-group-{suffix}")["datasetGroupArn"]
-    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
+    workspace = new_workspace(target, personalize, s3, "ctx")
+    suffix, bucket, role, group = workspace.suffix, workspace.bucket, workspace.role, workspace.group
     interactions, users = _data()
     name = f"ctx-{suffix}"
     import_dataset(personalize, s3, bucket, role, group, "Interactions", INTERACTIONS, interactions, name)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import ASSUME_ROLE_POLICY, INTERACTIONS_SCHEMA, interactions_csv
-from tests.integration.conftest import import_dataset, wait_for
+from tests.fixtures import INTERACTIONS_SCHEMA, interactions_csv
+from tests.integration.conftest import import_dataset, new_workspace, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,8 @@ RANGES = {
 
 @pytest.fixture(scope="module")
 def group(target, personalize, s3) -> str:
-    suffix = uuid.uuid4().hex[:6]
-    bucket = f"tailor-hpo-{suffix}"
-    s3.create_bucket(Bucket=bucket)
-    role = target.client("iam").create_role(
-        RoleName=f"PersonalizeHpo-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
-    )["Role"]["Arn"]
-    arn = personalize.create_dataset_group(name=f"hpo-{suffix}")["datasetGroupArn"]
+    workspace = new_workspace(target, personalize, s3, "hpo")
+    suffix, bucket, role, arn = workspace.suffix, workspace.bucket, workspace.role, workspace.group
     import_dataset(
         personalize,
         s3,

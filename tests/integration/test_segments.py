@@ -9,13 +9,11 @@ writes is checked against that structure.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
 
 from tests.fixtures import (
-    ASSUME_ROLE_POLICY,
     INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,
     USERS_SCHEMA,
@@ -24,7 +22,7 @@ from tests.fixtures import (
     typed_interactions_csv,
     users_csv,
 )
-from tests.integration.conftest import import_dataset, train_solutions, wait_for
+from tests.integration.conftest import import_dataset, new_workspace, train_solutions, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,14 +54,8 @@ def takers() -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def segments(target, personalize, s3) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:6]
-    bucket = f"tailor-seg-{suffix}"
-    s3.create_bucket(Bucket=bucket)
-    role = target.client("iam").create_role(
-        RoleName=f"PersonalizeSeg-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
-    )["Role"]["Arn"]
-    group = personalize.create_dataset_group(name=f"seg-group-{suffix}")["datasetGroupArn"]
-    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
+    workspace = new_workspace(target, personalize, s3, "seg")
+    suffix, bucket, role, group = workspace.suffix, workspace.bucket, workspace.role, workspace.group
     for kind, schema, body in (
         ("Interactions", INTERACTIONS_SCHEMA, typed_interactions_csv()),
         ("Items", ITEMS_SCHEMA, items_csv()),

@@ -16,7 +16,6 @@ import pytest
 
 from tests.fixtures import (
     ACTIONS_SCHEMA,
-    ASSUME_ROLE_POLICY,
     INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,
     USERS_SCHEMA,
@@ -27,7 +26,7 @@ from tests.fixtures import (
     typed_interactions_csv,
     users_csv,
 )
-from tests.integration.conftest import import_dataset, train_solutions, wait_for
+from tests.integration.conftest import import_dataset, new_workspace, train_solutions, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +45,8 @@ SAMPLE_FILTERS = {
 
 @pytest.fixture(scope="session")
 def shop(target, personalize, s3) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:6]
-    bucket = f"tailor-sv-{suffix}"
-    s3.create_bucket(Bucket=bucket)
-    role = target.client("iam").create_role(
-        RoleName=f"PersonalizeSv-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
-    )["Role"]["Arn"]
-    group = personalize.create_dataset_group(name=f"sv-group-{suffix}")["datasetGroupArn"]
-    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
+    workspace = new_workspace(target, personalize, s3, "sv")
+    suffix, bucket, role, group = workspace.suffix, workspace.bucket, workspace.role, workspace.group
     name = f"sv-{suffix}"
     datasets = {
         kind.upper(): import_dataset(personalize, s3, bucket, role, group, kind, schema, body, name)

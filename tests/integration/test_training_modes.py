@@ -7,14 +7,13 @@ is read with ListTagsForResource while the version trains.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.fixtures import ASSUME_ROLE_POLICY, INTERACTIONS_SCHEMA, interactions_csv
-from tests.integration.conftest import import_dataset, wait_for
+from tests.fixtures import INTERACTIONS_SCHEMA, interactions_csv
+from tests.integration.conftest import import_dataset, new_workspace, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,14 +44,8 @@ def _train_watching_progress(personalize, version: str) -> tuple[dict[str, Any],
 
 @pytest.fixture(scope="module")
 def trained(target, personalize, s3) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:6]
-    bucket = f"tailor-modes-{suffix}"
-    s3.create_bucket(Bucket=bucket)
-    role = target.client("iam").create_role(
-        RoleName=f"PersonalizeModes-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
-    )["Role"]["Arn"]
-    group = personalize.create_dataset_group(name=f"modes-{suffix}")["datasetGroupArn"]
-    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
+    workspace = new_workspace(target, personalize, s3, "modes")
+    suffix, bucket, role, group = workspace.suffix, workspace.bucket, workspace.role, workspace.group
     import_dataset(personalize, s3, bucket, role, group, "Interactions", INTERACTIONS_SCHEMA,
                    interactions_csv(), f"modes-{suffix}")  # fmt: skip
     solution = personalize.create_solution(name=f"modes-up-{suffix}", datasetGroupArn=group, recipeArn=UP)[
