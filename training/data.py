@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,8 +68,9 @@ class Interactions:
     event_type: np.ndarray | None  # str [n]
     event_value: np.ndarray | None  # float64 [n]
     user_offsets: np.ndarray  # int64 [n_users + 1]; rows of user u are [offsets[u], offsets[u + 1])
-    # Categorical fields of the Interactions schema beyond the key facts (Personalize's contextual
-    # metadata, e.g. DEVICE): field name (upper case) -> str [n] ("" = none).
+    # Fields of the Interactions schema beyond the key facts (Personalize's contextual metadata, e.g.
+    # DEVICE): field name (upper case) -> str [n] ("" = none) for a categorical field, float64 [n] (NaN =
+    # none) for a numerical one.
     context: dict[str, np.ndarray] | None = None
 
     @property
@@ -117,15 +119,20 @@ class Interactions:
         )
 
     def context_rows(self) -> list[dict[str, str]]:
-        """One context map per row (field -> value, empty values left out); empty maps without context."""
+        """One context map per row (field -> value as text, missing values left out); empty maps without
+        context."""
         if not self.context:
             return [{} for _ in range(self.n_interactions)]
         names = sorted(self.context)
-        columns = [self.context[name] for name in names]
+        columns = [_as_text(self.context[name]) for name in names]
         return [
-            {name: str(value) for name, value in zip(names, values, strict=True) if value}
+            {name: value for name, value in zip(names, values, strict=True) if value}
             for values in zip(*columns, strict=True)
         ]
+
+    def context_kinds(self) -> dict[str, str]:
+        """Context field -> "numeric" (a float column) or "categorical"."""
+        return {name: _kind(column) for name, column in (self.context or {}).items()}
 
     def subset(self, users: Iterable[int]) -> Interactions:
         """The interactions of ``users`` only, with the same id vocabularies."""
@@ -146,6 +153,24 @@ class Interactions:
 
 def _rows(context: dict[str, np.ndarray] | None, selector: np.ndarray) -> dict[str, np.ndarray] | None:
     return None if context is None else {name: column[selector] for name, column in context.items()}
+
+
+def _kind(column: np.ndarray) -> str:
+    return "numeric" if column.dtype.kind == "f" else "categorical"
+
+
+def _as_text(column: np.ndarray) -> list[str]:
+    if _kind(column) == "categorical":
+        return [str(value) for value in column]
+    return [repr(float(value)) if math.isfinite(value) else "" for value in column]
+
+
+def _context_column(values: Sequence[Any]) -> np.ndarray:
+    """A context column as given: numbers stay a float column (NaN = none), anything else is text."""
+    column = np.asarray(values)
+    if column.dtype.kind in "iuf":
+        return column.astype(np.float64)
+    return column.astype(str)
 
 
 def _assemble(
@@ -181,10 +206,10 @@ def from_records(
     timestamps: Sequence[float],
     event_types: Sequence[str] | None = None,
     event_values: Sequence[float] | None = None,
-    context: Mapping[str, Sequence[str]] | None = None,
+    context: Mapping[str, Sequence[Any]] | None = None,
 ) -> Interactions:
     """Build ``Interactions`` from parallel columns (no filtering, no minimum-size check); ``context``
-    holds a categorical context field's value per row."""
+    holds a context field's value per row: numbers for a numerical field, text for a categorical one."""
     users, user_index = np.unique(np.asarray(user_ids, dtype=str), return_inverse=True)
     items, item_index = np.unique(np.asarray(item_ids, dtype=str), return_inverse=True)
     return _assemble(
@@ -195,7 +220,7 @@ def from_records(
         np.asarray(timestamps, dtype=np.float64),
         None if event_types is None else np.asarray(event_types, dtype=str),
         None if event_values is None else np.asarray(event_values, dtype=np.float64),
-        None if context is None else {str(k).upper(): np.asarray(v, dtype=str) for k, v in context.items()},
+        None if context is None else {str(k).upper(): _context_column(v) for k, v in context.items()},
     )
 
 
@@ -345,22 +370,22 @@ def load_interactions(channel_dir: str | Path, data_filter: DataFilter | None = 
 
 
 def _context_columns(channel: Path, extra: list[dict[str, str]]) -> dict[str, np.ndarray] | None:
-    """The categorical non-key columns: those schema.json marks categorical, or without a schema those
-    whose values are not all numbers (a numerical column describes an amount, not a situation)."""
+    """The non-key columns Personalize trains on: those schema.json marks categorical (text) or types as
+    numbers (floats, NaN where empty or not a number). Without a schema, a column whose values are all
+    numbers is numerical and any other is categorical."""
     names = sorted({name for row in extra for name in row})
     kinds = schema_kinds(channel)
-    chosen = []
+    columns: dict[str, np.ndarray] = {}
     for name in names:
-        if kinds:
-            if kinds.get(name) == "categorical":
-                chosen.append(name)
-            continue
-        values = [row[name] for row in extra if name in row]
-        if not all(is_number(value) for value in values):
-            chosen.append(name)
-    if not chosen:
-        return None
-    return {name: np.asarray([row.get(name, "") for row in extra], dtype=str) for name in chosen}
+        values = [row.get(name, "") for row in extra]
+        kind = kinds.get(name) if kinds else None
+        if kind is None and not kinds:
+            kind = "numeric" if all(is_number(v) for v in values if v) else "categorical"
+        if kind == "categorical":
+            columns[name] = np.asarray(values, dtype=str)
+        elif kind == "numeric":
+            columns[name] = np.asarray([float(v) if is_number(v) else math.nan for v in values])
+    return columns or None
 
 
 def check_minimum_size(data: Interactions | None, *, total_rows: int, data_filter: DataFilter) -> None:

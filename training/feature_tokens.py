@@ -4,17 +4,20 @@ Personalize's DeepFM-style and HRNN-metadata models read "user, item and context
 the user and context side into tokens that an embedding bag pools:
 
 - a categorical field value gives ``<SOURCE>.<FIELD>=<value>`` per ``|``-separated part (as Personalize
-  splits categorical values); SOURCE is ``USERS`` (a Users-dataset field) or ``CONTEXT`` (a categorical
-  field of the Interactions schema, e.g. DEVICE, which GetRecommendations' ``context`` also carries);
-- a numerical Users field gives ``USERS.<FIELD>#<bin>``: its quantile bin (``NUMERIC_BINS`` equal-count
-  bins over the users, edges kept in the vocabulary file), so AGE 23 and AGE 24 share what they share.
+  splits categorical values); SOURCE is ``USERS`` (a Users-dataset field) or ``CONTEXT`` (a field of
+  the Interactions schema beyond the key facts, e.g. DEVICE, which GetRecommendations' ``context`` and
+  PutEvents' ``properties`` also carry);
+- a numerical field gives ``<SOURCE>.<FIELD>#<bin>``: its quantile bin (``NUMERIC_BINS`` equal-count
+  bins over the users for a Users field, over the interactions for a context field such as DISTANCE;
+  edges kept in the vocabulary file), so AGE 23 and AGE 24 share what they share. Personalize trains on
+  every numerical field of a schema; a value that is not a finite number gives no token.
 
 Tokens seen on fewer than ``MIN_TOKEN_COUNT`` users (context: interactions) are not in the vocabulary: one
 user's postcode cannot teach the model about anyone else. A row's tokens are sorted by index, at most
 ``width`` of them (the widest training row), 0-padded.
 
-The runtime does not import this module: ``training/ARTIFACT.md`` (``features.json``) states the same
-rules and ``functions/serving/feature_tokens.py`` applies them; a unit test checks that both agree.
+The runtime imports this module (it needs numpy only) to encode a request's user record and context
+with the model's ``features.json``; ``training/ARTIFACT.md`` states the same rules for other servers.
 """
 
 from __future__ import annotations
@@ -135,22 +138,24 @@ class FeatureSpace:
         users: Mapping[str, Row] | None = None,
         user_kinds: Mapping[str, str] | None = None,
         contexts: Sequence[Row] | None = None,
-        context_fields: Sequence[str] = (),
+        context_kinds: Mapping[str, str] | None = None,
     ) -> FeatureSpace:
         """The vocabulary of ``users`` (id -> record; ``user_kinds`` field -> categorical | numeric) and of
-        the interactions' ``contexts`` (one map per interaction, ``context_fields`` read)."""
+        the interactions' ``contexts`` (one map per interaction; ``context_kinds`` field -> kind, the
+        fields read). A numerical field's bins are its quantiles over the users (USERS) or over the
+        interactions (CONTEXT)."""
         fields: list[FeatureField] = []
-        for name, kind in sorted((user_kinds or {}).items()):
-            if kind == NUMERIC:
-                values = [_number(_get(row, name)) for row in (users or {}).values()]
-                present = np.asarray([v for v in values if v is not None], dtype=np.float64)
-                if present.size == 0:
-                    continue
-                edges = np.unique(np.quantile(present, np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]))
-                fields.append(FeatureField(USERS, name, NUMERIC, tuple(float(e) for e in edges)))
-            elif kind == CATEGORICAL:
-                fields.append(FeatureField(USERS, name, CATEGORICAL))
-        fields.extend(FeatureField(CONTEXT, name, CATEGORICAL) for name in sorted(context_fields))
+        for source, kinds, rows in (
+            (USERS, user_kinds, list((users or {}).values())),
+            (CONTEXT, context_kinds, list(contexts or ())),
+        ):
+            for name, kind in sorted((kinds or {}).items()):
+                if kind == NUMERIC:
+                    edges = _quantile_edges(_number(_get(row, name)) for row in rows)
+                    if edges is not None:
+                        fields.append(FeatureField(source, name, NUMERIC, edges))
+                elif kind == CATEGORICAL:
+                    fields.append(FeatureField(source, name, CATEGORICAL))
 
         counts: Counter[str] = Counter()
         for spec in fields:
@@ -210,6 +215,15 @@ def _get(row: Row, name: str) -> Any:
         if str(key).upper() == name:
             return value
     return None
+
+
+def _quantile_edges(values: Iterable[float | None]) -> tuple[float, ...] | None:
+    """The inner edges of ``NUMERIC_BINS`` equal-count bins over the present values; None without any."""
+    present = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if present.size == 0:
+        return None
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1]))
+    return tuple(float(e) for e in edges)
 
 
 def _number(value: Any) -> float | None:

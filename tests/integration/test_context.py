@@ -19,13 +19,23 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import CONTEXT_INTERACTIONS_SCHEMA, avro_schema
+from tests.fixtures import avro_schema
 from tests.integration.conftest import import_dataset, new_workspace, train_solutions, wait_for
 
 pytestmark = pytest.mark.integration
 
 N_USERS, STEPS = 120, 12
-INTERACTIONS = CONTEXT_INTERACTIONS_SCHEMA
+INTERACTIONS = avro_schema(
+    "Interactions",
+    [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+        {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
+        {"name": "DISTANCE", "type": ["null", "float"]},
+    ],
+)
 ITEMS = avro_schema(
     "Items",
     [{"name": "ITEM_ID", "type": "string"}, {"name": "HALF", "type": "string", "categorical": True}],
@@ -56,7 +66,7 @@ def _quarter(segment: str, device: str) -> set[str]:
 
 def _data() -> tuple[str, str]:
     rng = random.Random(7)
-    interactions = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,DEVICE"]
+    interactions = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,DEVICE,DISTANCE"]
     users = ["USER_ID,SEGMENT"]
     for u in range(N_USERS):
         segment = "even" if u % 2 == 0 else "odd"
@@ -64,7 +74,12 @@ def _data() -> tuple[str, str]:
         for step in range(STEPS):
             device = rng.choice(("mobile", "desktop"))
             item = rng.choice(sorted(_quarter(segment, device)))
-            interactions.append(f"u{u:03d},{item},{1_600_000_000 + u * 1000 + step},click,{device}")
+            distance = rng.uniform(0.5, 5.0) if device == "mobile" else rng.uniform(20.0, 80.0)
+            # A third of the events carry only DEVICE, a third only DISTANCE: each must teach on its own.
+            shown = rng.choice(("device", "distance", "both"))
+            stamp = 1_600_000_000 + u * 1000 + step
+            fields = (device if shown != "distance" else "", f"{distance:.2f}" if shown != "device" else "")
+            interactions.append(f"u{u:03d},{item},{stamp},click,{','.join(fields)}")
     return "\n".join(interactions) + "\n", "\n".join(users) + "\n"
 
 
@@ -104,6 +119,14 @@ def test_the_request_context_picks_the_half_the_data_says(runtime, trained, reci
         for device in ("mobile", "desktop"):
             got = _items(runtime, trained["campaigns"][recipe], user, context={"DEVICE": device})
             assert set(got) <= _quarter(segment, device), (user, device, got)
+
+
+@pytest.mark.parametrize("recipe", ("aws-deepfm", "aws-hrnn-metadata"))
+def test_a_numerical_context_field_picks_the_half_through_its_bins(runtime, trained, recipe):
+    for user, segment in (("u000", "even"), ("u001", "odd")):
+        for distance, device in (("2.5", "mobile"), ("61", "desktop")):
+            got = _items(runtime, trained["campaigns"][recipe], user, context={"DISTANCE": distance})
+            assert set(got) <= _quarter(segment, device), (user, distance, got)
 
 
 @pytest.mark.parametrize("recipe", RECIPES)

@@ -256,3 +256,36 @@ def test_user_personalization_update_keeps_the_feature_table_by_token(
     assert saved == {"features.embedding.weight": before}
     model = LoadedModel.load(str(update.model_dir))
     assert len(model.recommend_for_user(sorted(synthetic.cluster_of_user)[0], [], 5)) == 5
+
+
+def test_a_numerical_context_field_is_binned_and_picks_what_the_data_says(tmp_path: Path) -> None:
+    # Near (DISTANCE under 10) users pick items 0-19, far ones items 20-39; the history mixes both.
+    rng = np.random.default_rng(9)
+    users, items, stamps, distances = [], [], [], []
+    for u in range(N_USERS):
+        for step in range(STEPS):
+            near = rng.random() < 0.5
+            distance = rng.uniform(0.1, 10.0) if near else rng.uniform(10.0, 100.0)
+            users.append(f"u{u:03d}")
+            items.append(f"i{int(rng.integers(0, 20)) + (0 if near else 20):02d}")
+            stamps.append(1_600_000_000 + u * 1000 + step)
+            distances.append(round(distance, 2))
+    data = from_records(users, items, stamps, context={"DISTANCE": distances})
+    recipe = DeepFmRecipe(DeepFmRecipe.parse_hyperparameters(FAST), seed=1)
+    recipe.fit(data)
+    (field,) = recipe.feature_space.fields
+    assert (field.source, field.name, field.kind) == ("CONTEXT", "DISTANCE", "numeric")
+
+    export = recipe.export(tmp_path)
+    write_artifact(tmp_path, recipe, export, data, metrics={}, training={"interactions": data.n_interactions})
+    model = LoadedModel.load(str(tmp_path))
+    history = ["i03", "i27", "i11", "i35"]
+    index = np.asarray([data.item_ids.index(i) for i in history])
+    for distance, low in (("3.5", 0), (90, 20)):  # a request's context value may be text or a number
+        context = {"distance": distance}
+        scores, _ = model.user_scores("someone-new", history, None, context)
+        best = [model.items[i] for i in np.argsort(-scores) if model.items[i] not in history][:5]
+        assert {int(item[1:]) for item in best} <= set(range(low, low + 20)), (distance, best)
+        logits = recipe.scores([index], UNKNOWN, recipe.feature_space.encode([None], [context]))[0]
+        want = np.exp(logits - logits.max())
+        np.testing.assert_allclose(scores, want / want.sum(), atol=1e-5)

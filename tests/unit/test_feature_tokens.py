@@ -26,7 +26,7 @@ CONTEXTS = [{"DEVICE": "mobile"}, {"DEVICE": "mobile"}, {"DEVICE": "tv"}, {"DEVI
 
 
 def _space() -> FeatureSpace:
-    return FeatureSpace.fit(USERS, KINDS, [*CONTEXTS, {"DEVICE": "desktop"}], ["DEVICE"])
+    return FeatureSpace.fit(USERS, KINDS, [*CONTEXTS, {"DEVICE": "desktop"}], {"DEVICE": "categorical"})
 
 
 def test_the_vocabulary_keeps_tokens_shared_by_two_rows_and_bins_numbers() -> None:
@@ -92,31 +92,56 @@ def test_the_users_channel_reads_kinds_from_the_schema(tmp_path: Path) -> None:
     assert load_users(tmp_path / "absent") is None
 
 
-def test_interactions_keep_their_categorical_context_columns(tmp_path: Path) -> None:
+def test_interactions_keep_their_context_columns(tmp_path: Path) -> None:
     channel = tmp_path / "interactions"
     channel.mkdir()
     lines = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,DEVICE,PRICE"]
     for user in range(30):
         for step in range(40):
             device = "mobile" if (user + step) % 3 else "desktop"
-            lines.append(f"u{user},i{(user + step) % 50},{1000 + step},click,{device},{step * 1.5}")
+            price = "" if step == 7 else step * 1.5
+            lines.append(f"u{user},i{(user + step) % 50},{1000 + step},click,{device},{price}")
     (channel / "part-0000.csv").write_text("\n".join(lines) + "\n")
     data = load_interactions(channel)
-    assert data.context is not None and set(data.context) == {"DEVICE"}  # PRICE is all numbers
+    assert data.context is not None and set(data.context) == {"DEVICE", "PRICE"}
+    # Without a schema, a column of numbers is numerical (Personalize trains on numerical fields).
+    assert data.context_kinds() == {"DEVICE": "categorical", "PRICE": "numeric"}
     rows = data.context_rows()
     assert len(rows) == data.n_interactions and {r["DEVICE"] for r in rows} == {"mobile", "desktop"}
     first = data.user_offsets[0]
-    assert rows[first] == {"DEVICE": "desktop"}  # u0's first step (0 % 3 == 0), rows in time order
+    assert rows[first] == {"DEVICE": "desktop", "PRICE": "0.0"}  # u0's first step, rows in time order
+    assert rows[first + 7] == {"DEVICE": "mobile"}  # an empty PRICE is no value, not 0
     kept = data.subset([1, 2])
     assert kept.context is not None and kept.context["DEVICE"].shape == (kept.n_interactions,)
 
-    # With a schema, only the fields it marks categorical are context.
+    # With a schema, the fields it marks categorical or types as numbers are context; a plain string
+    # field (DEVICE without "categorical") is not.
     (channel / "schema.json").write_text(json.dumps({"type": "record", "name": "Interactions", "fields": [
         {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
         {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "DEVICE", "type": "string"}, {"name": "PRICE", "type": "float"},
+        {"name": "DEVICE", "type": "string"}, {"name": "PRICE", "type": ["null", "float"]},
+    ]}))  # fmt: skip
+    assert load_interactions(channel).context_kinds() == {"PRICE": "numeric"}
+    (channel / "schema.json").write_text(json.dumps({"type": "record", "name": "Interactions", "fields": [
+        {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"}, {"name": "DEVICE", "type": "string"},
     ]}))  # fmt: skip
     assert load_interactions(channel).context is None
+
+
+def test_numeric_context_is_binned_over_the_interactions() -> None:
+    distances = [0.5, 1.0, 1.5, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]
+    contexts = [{"DISTANCE": str(d)} for d in distances for _ in range(3)]  # each value on three events
+    space = FeatureSpace.fit(None, None, contexts, {"DISTANCE": "numeric"})
+    (field,) = space.fields
+    assert (field.source, field.name, field.kind) == ("CONTEXT", "DISTANCE", "numeric")
+    assert len(field.edges) == 4 and field.edges == tuple(sorted(field.edges))
+    index = {token: i + 1 for i, token in enumerate(space.vocabulary)}
+    near, far = space.encode([None, None], [{"distance": "0.7"}, {"Distance": 500}])
+    assert near.tolist() == [index["CONTEXT.DISTANCE#0"]]
+    assert far.tolist() == [index["CONTEXT.DISTANCE#4"]]
+    assert space.encode([None], [{"DISTANCE": "far"}]).tolist() == [[0]]  # not a number: no token
+    assert FeatureSpace.from_json(json.loads(json.dumps(space.to_json()))) == space
 
 
 def test_context_follows_the_rows_through_filters_and_reordering() -> None:
@@ -126,3 +151,6 @@ def test_context_follows_the_rows_through_filters_and_reordering() -> None:
     assert data.context_rows() == [{"DEVICE": "d"}, {"DEVICE": "m"}, {"DEVICE": "tv"}]
     kept = data.select_rows(data.item == data.item_ids.index("x"))
     assert kept.context_rows() == [{"DEVICE": "d"}, {"DEVICE": "tv"}]
+    numbers = from_records(["a", "a"], ["x", "y"], [2.0, 1.0], context={"distance": [3, float("nan")]})
+    assert numbers.context_kinds() == {"DISTANCE": "numeric"}
+    assert numbers.context_rows() == [{}, {"DISTANCE": "3.0"}]

@@ -52,7 +52,7 @@ class FeatureReader:
             return None
         contexts = used.context_rows()
         self.feature_space = FeatureSpace.fit(
-            self.user_records, self.user_kinds, contexts, sorted(used.context or ())
+            self.user_records, self.user_kinds, contexts, used.context_kinds()
         )
         if not self.reads_features:
             return None
