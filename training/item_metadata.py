@@ -88,7 +88,7 @@ class ItemMetadata:
             for i, row in enumerate(rows):
                 if row is not None:
                     numeric[i] = scaled[row]
-        return ItemFeatures(vocabulary=vocabulary, tokens=token_matrix, numeric=numeric)
+        return ItemFeatures(vocabulary, token_matrix, numeric, tuple(self.numeric_fields))
 
     @classmethod
     def from_columns(
@@ -114,6 +114,7 @@ class ItemFeatures:
     vocabulary: list[str]  # token i + 1 of ``tokens`` is vocabulary[i]
     tokens: np.ndarray  # int64 [n_items, width], 0 = padding
     numeric: np.ndarray  # float32 [n_items, n_numeric]
+    numeric_fields: tuple[str, ...] = ()  # the name of each ``numeric`` column
 
     @property
     def n_tokens(self) -> int:

@@ -19,8 +19,11 @@ Personalize's UPDATE "updates the model to consider new items" without a full re
    recommended after one epoch on the smoke data; from its neighbourhood it was. Users have no parameters
    in these models (a user is their history), so new users need nothing. Per-token rows are matched by
    token, because the vocabulary is renumbered whenever the Items dataset gains or loses a token; a
-   token the previous model did not know keeps its fresh initialisation. Any other parameter whose shape
-   changed (other hyperparameters, other numerical fields) is refused with a ``ConfigurationError``.
+   token the previous model did not know keeps its fresh initialisation. Per-field parameters
+   (``warm_field_parameters``, e.g. the map of the Items dataset's numerical fields) are matched by field
+   name column by column, so adding or removing a numerical field keeps what the others learned (a model
+   saved before fields were named must keep the same fields). Any other parameter whose shape changed
+   (other hyperparameters) is refused with a ``ConfigurationError``.
 4. The model then trains ``UPDATE_EPOCHS`` epochs on all current data. The held-out evaluation is not
    repeated (it would need a second fit): the version reports the previous version's metrics.
 
@@ -110,6 +113,11 @@ def token_parameters(recipe: Recipe | type[Recipe]) -> dict[str, int]:
     return dict(recipe.warm_token_parameters)
 
 
+def field_parameters(recipe: Recipe | type[Recipe]) -> frozenset[str]:
+    """Per-field parameters: their columns (dimension 1) are matched by field name."""
+    return frozenset(recipe.warm_field_parameters)
+
+
 def current_buffers(recipe: Recipe | type[Recipe]) -> frozenset[str]:
     """Buffers that describe the current catalogue: always the freshly built model's, never saved."""
     return frozenset(recipe.warm_current_buffers)
@@ -128,11 +136,13 @@ def save_state(recipe: Recipe, model_dir: Path) -> None:
     }
     with (model_dir / STATE_FILE).open("wb") as handle:
         np.savez(handle, **arrays)
-    # Token rows are matched by token in the next UPDATE, and the tokens are not in the artifact otherwise.
+    # Token rows and field columns are matched by name in the next UPDATE, and the names are not in the
+    # artifact otherwise.
+    matched = set(token_parameters(recipe)) | field_parameters(recipe)
     vocabularies = {
         name: list(tokens)
         for name, tokens in getattr(recipe, "token_vocabularies", {}).items()
-        if name in arrays and name in token_parameters(recipe)
+        if name in arrays and name in matched
     }
     if vocabularies:
         document = {"token_vocabularies": vocabularies}
@@ -186,12 +196,14 @@ class WarmStart:
         item_parameters: Mapping[str, int],
         token_parameters: Mapping[str, int] | None = None,
         current_buffers: Sequence[str] = (),
+        field_parameters: Sequence[str] = (),
     ):
         self.previous = previous
         self.rows = previous_rows(data.item_ids, previous.items)
         self.item_parameters = dict(item_parameters)
         self.token_parameters = dict(token_parameters or {})
         self.current_buffers = frozenset(current_buffers)
+        self.field_parameters = frozenset(field_parameters)
         self.neighbourhoods = neighbourhoods(data, self.rows)
 
     @property
@@ -233,6 +245,14 @@ class WarmStart:
                     _copy_rows(
                         tensor, old_tensor, self._token_rows(name, vocabularies), self.token_parameters[name]
                     )
+            elif name in self.field_parameters and name in self.previous.vocabularies:
+                if old_tensor.shape[0] != tensor.shape[0]:
+                    raise _shape_error(name, old_tensor.shape, tensor.shape)
+                columns = self._token_rows(name, vocabularies)
+                known = np.flatnonzero(columns >= 0)
+                with torch.no_grad():  # a field the previous model did not read keeps its fresh columns
+                    index = torch.from_numpy(known).to(tensor.device)
+                    tensor[:, index] = old_tensor[:, torch.from_numpy(columns[known]).to(tensor.device)]
             elif old_tensor.shape == tensor.shape:
                 with torch.no_grad():
                     tensor.copy_(old_tensor)
@@ -314,6 +334,7 @@ def train_update(
             recipe.warm_item_parameters,
             token_parameters(recipe),
             tuple(current_buffers(recipe)),
+            tuple(field_parameters(recipe)),
         )
     known = int((previous_rows(data.item_ids, previous.items) >= 0).sum())
     progress.emit("update", mode="warm_start" if warm else "recompute", known_items=known,

@@ -1,7 +1,8 @@
 """trainingMode UPDATE of aws-hrnn-coldstart: a warm start although the catalogue and its metadata changed.
 
 The second data set adds items (with interactions, cold by the recipe's rule) and a genre the first did
-not have; the new genre sorts first, so every known token is renumbered.
+not have; the new genre sorts first, so every known token is renumbered. It also adds a numerical field,
+LENGTH, before the PRICE the first had: PRICE's column of the numerical map moves, LENGTH's starts fresh.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tests.smoke.conftest import JobResult, full_then_update, with_new_items
 from training.data import load_interactions, with_items
 from training.item_metadata import ITEMS_CHANNEL, load_item_metadata
 from training.recipes.hrnn import HrnnColdstartRecipe
-from training.recipes.neural_sequence import CATALOGUE_BUFFERS, TOKEN_EMBEDDING
+from training.recipes.neural_sequence import CATALOGUE_BUFFERS, NUMERIC_MAP, TOKEN_EMBEDDING
 from training.synthetic import SyntheticData
 from training.warm_start import (
     PREVIOUS_MODEL_CHANNEL,
@@ -28,6 +29,7 @@ from training.warm_start import (
     VOCABULARY_FILE,
     WarmStart,
     current_buffers,
+    field_parameters,
     load_previous,
     token_parameters,
 )
@@ -41,12 +43,13 @@ NEW_GENRE = "GENRE=documentary"  # sorts before every genre-<cluster> token
 ITEMS_WITHOUT_INTERACTIONS = {"cold-a": 0, "cold-b": 1}
 
 
-def _write_items(channel: Path, genres: dict[str, str]) -> None:
+def _write_items(channel: Path, genres: dict[str, str], with_length: bool) -> None:
     channel.mkdir(parents=True, exist_ok=True)
     with (channel / "part-0000.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["ITEM_ID", "GENRE"])
-        writer.writerows(sorted(genres.items()))
+        writer.writerow(["ITEM_ID", "GENRE", "PRICE", *(["LENGTH"] if with_length else [])])
+        for n, (item, genre) in enumerate(sorted(genres.items())):
+            writer.writerow([item, genre, f"{1 + n % 7}.5", *([str(90 + n % 40)] if with_length else [])])
 
 
 def _genres(data: SyntheticData, new: bool) -> dict[str, str]:
@@ -61,7 +64,7 @@ def full_and_update(
 ) -> tuple[JobResult, JobResult]:
     # Ten of cluster 0's users watch the new items (few interactions: cold items), which bring a new genre.
     def items_dataset(root: Path, updating: bool) -> None:
-        _write_items(root / "input" / "data" / ITEMS_CHANNEL, _genres(synthetic, new=updating))
+        _write_items(root / "input" / "data" / ITEMS_CHANNEL, _genres(synthetic, new=updating), updating)
 
     rows = with_new_items(synthetic, NEW_ITEMS, 10)
     return full_then_update(tmp_path_factory, HYPERPARAMETERS, synthetic, rows, items_dataset)
@@ -71,9 +74,9 @@ def _manifest(job: JobResult) -> dict:
     return json.loads((job.model_dir / "manifest.json").read_text(encoding="utf-8"))
 
 
-def _vocabulary(job: JobResult) -> list[str]:
+def _vocabulary(job: JobResult, parameter: str = TOKEN_EMBEDDING) -> list[str]:
     return json.loads((job.model_dir / VOCABULARY_FILE).read_text(encoding="utf-8"))["token_vocabularies"][
-        TOKEN_EMBEDDING
+        parameter
     ]
 
 
@@ -81,6 +84,7 @@ def test_full_training_keeps_the_parameters_and_tokens_an_update_starts_from(ful
     full, _ = full_and_update
     assert (full.model_dir / STATE_FILE).is_file()
     assert _vocabulary(full) == ["GENRE=genre-0", "GENRE=genre-1", "GENRE=genre-2"]
+    assert _vocabulary(full, NUMERIC_MAP) == ["PRICE"]
 
 
 def test_update_warm_starts_for_update_epochs(full_and_update) -> None:
@@ -97,6 +101,7 @@ def test_update_warm_starts_for_update_epochs(full_and_update) -> None:
     assert manifest["hyperparameters"] == _manifest(full)["hyperparameters"]
     # The next UPDATE matches tokens against this version's vocabulary.
     assert _vocabulary(update) == [NEW_GENRE, *_vocabulary(full)]
+    assert _vocabulary(update, NUMERIC_MAP) == ["LENGTH", "PRICE"]
 
 
 def test_the_updated_model_exports_and_serves_the_new_items(full_and_update) -> None:
@@ -126,7 +131,7 @@ def test_the_warm_start_keeps_known_items_and_tokens_and_takes_the_current_catal
     )
     recipe.set_item_metadata(metadata)
     warm = WarmStart(previous, data, recipe.warm_item_parameters, token_parameters(recipe),
-                     tuple(current_buffers(recipe)))  # fmt: skip
+                     tuple(current_buffers(recipe)), tuple(field_parameters(recipe)))  # fmt: skip
     recipe.warm_start = warm
     snapshots: list[dict[str, torch.Tensor]] = []
     apply = warm.apply
@@ -158,6 +163,11 @@ def test_the_warm_start_keeps_known_items_and_tokens_and_takes_the_current_catal
     tokens = started[TOKEN_EMBEDDING]
     assert torch.equal(tokens[2:], old[TOKEN_EMBEDDING][1:])  # each known token its own row, one down
     assert torch.equal(tokens[1], fresh[TOKEN_EMBEDDING][1])  # the new genre starts fresh
+    # The numerical map's columns follow their field: PRICE keeps what it learned, LENGTH starts fresh.
+    assert recipe.token_vocabularies[NUMERIC_MAP] == ["LENGTH", "PRICE"]
+    assert previous.vocabularies[NUMERIC_MAP] == ["PRICE"]
+    assert torch.equal(started[NUMERIC_MAP][:, 1], old[NUMERIC_MAP][:, 0])
+    assert torch.equal(started[NUMERIC_MAP][:, 0], fresh[NUMERIC_MAP][:, 0])
     for name in CATALOGUE_BUFFERS:
         assert torch.equal(started[name], fresh[name])
     assert bool(started["tower.id_gate"][new].eq(0).all())  # the new items are cold in this version

@@ -212,6 +212,9 @@ class Recipe(ABC):
     # With warm start, also: per-token parameters (matched by token, e.g. metadata token embeddings; rows
     # before the first token) and the buffers that describe the current catalogue (never carried over).
     warm_token_parameters: ClassVar[Mapping[str, int]] = {}
+    # ... per-field parameters whose columns are matched by field name (e.g. the map of the Items
+    # dataset's numerical fields, [dim, fields]) ...
+    warm_field_parameters: ClassVar[tuple[str, ...]] = ()
     warm_current_buffers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, hyperparameters: Hyperparameters | None = None, *, seed: int = 42) -> None:

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 # rows (row 0 is padding), and the buffers that describe the current catalogue (cold flags, metadata).
 ITEM_PARAMETERS: Mapping[str, int] = {"tower.item_id.weight": 0, "item_bias": 0}
 TOKEN_EMBEDDING = "tower.token_embedding.weight"
+NUMERIC_MAP = "tower.numeric_map.weight"
 CATALOGUE_BUFFERS = ("tower.id_gate", "tower.tokens", "tower.numeric")
 
 
@@ -204,6 +205,7 @@ class NeuralSequenceRecipe(FeatureReader, Recipe):
     uses_feature_tokens: ClassVar[bool] = False
     # Used only by a recipe that also sets ``warm_item_parameters`` (training/warm_start.py).
     warm_token_parameters: ClassVar[Mapping[str, int]] = {TOKEN_EMBEDDING: 1}
+    warm_field_parameters: ClassVar[tuple[str, ...]] = (NUMERIC_MAP,)
     warm_current_buffers: ClassVar[tuple[str, ...]] = CATALOGUE_BUFFERS
 
     def __init__(self, hyperparameters: Any = None, *, seed: int = 42) -> None:
@@ -212,7 +214,8 @@ class NeuralSequenceRecipe(FeatureReader, Recipe):
         self.device = "cpu"
         self.item_metadata: ItemMetadata | None = None
         self.cold = np.zeros(0, dtype=bool)
-        # Per-token parameter -> the tokens of its rows after the padding (empty without metadata).
+        # Per-token (per-field) parameter -> the tokens (field names) of its rows (columns); empty without
+        # metadata.
         self.token_vocabularies: dict[str, list[str]] = {}
 
     def set_item_metadata(self, metadata: ItemMetadata | None) -> None:
@@ -268,7 +271,9 @@ class NeuralSequenceRecipe(FeatureReader, Recipe):
             self.n_items, s.dim, tower, self.build_encoder(s), s.dropout, self.feature_space.n_tokens
         ).to(device)
         self.token_vocabularies = (
-            {TOKEN_EMBEDDING: list(features.vocabulary)} if tower.use_metadata and features else {}
+            {TOKEN_EMBEDDING: list(features.vocabulary), NUMERIC_MAP: list(features.numeric_fields)}
+            if tower.use_metadata and features
+            else {}
         )
         if self.warm_start is not None:
             self.warm_start.apply(self.model, self.token_vocabularies)
