@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import avro_schema
+from tests.fixtures import CONTEXT_INTERACTIONS_SCHEMA, avro_schema
 from tests.integration.conftest import import_dataset, new_workspace, train_solutions, wait_for
 
 pytestmark = pytest.mark.integration
@@ -27,14 +27,7 @@ pytestmark = pytest.mark.integration
 N_USERS, STEPS = 120, 12
 INTERACTIONS = avro_schema(
     "Interactions",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "DEVICE", "type": ["null", "string"], "categorical": True},
-        {"name": "DISTANCE", "type": ["null", "float"]},
-    ],
+    [*json.loads(CONTEXT_INTERACTIONS_SCHEMA)["fields"], {"name": "DISTANCE", "type": ["null", "float"]}],
 )
 ITEMS = avro_schema(
     "Items",
