@@ -316,6 +316,7 @@ def train(input_dir: Path, model_dir: Path, progress: Progress) -> dict[str, Any
             "users": data.n_users,
             "items": data.n_items,
             "device": device,
+            **final.training_notes(),
         },
         extra={
             "seed": config.seed,

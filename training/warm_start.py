@@ -369,6 +369,7 @@ def train_update(
             "device": device,
             "mode": "UPDATE",
             "warm_start": warm,
+            **recipe.training_notes(),
         },
         extra={"seed": previous.manifest.get("seed"), "evaluation": previous.manifest.get("evaluation")},
     )

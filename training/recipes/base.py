@@ -245,6 +245,11 @@ class Recipe(ABC):
     def fit(self, data: Interactions, device: str = "cpu", on_epoch: EpochCallback | None = None) -> None:
         """Train on ``data``; ``device`` is "cpu" or "cuda" and must not change the result's semantics."""
 
+    def training_notes(self) -> dict[str, Any]:
+        """What the fit decided from the data beyond the hyperparameters, for the manifest's
+        ``training`` (e.g. the item-to-item terms' scale); none by default."""
+        return {}
+
     @abstractmethod
     def recommend(self, histories: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         """Top-k item indices per history (chronological item indices), seen items excluded."""

@@ -51,7 +51,11 @@ class ItemItemHyperparameters(Hyperparameters):
     """The item-to-item terms a sequence recipe adds to its logits (all Tailor settings)."""
 
     item_item_weight: float = hyperparameter(
-        8.0, low=0.0, high=100.0, doc="Weight of the EASE item-to-item term in the scores; 0 = off (Tailor)."
+        8.0,
+        low=0.0,
+        high=100.0,
+        doc="Weight of the EASE item-to-item term in the scores; 0 = off; with Users or context features, "
+        "scaled down where held-out steps rank better (Tailor).",
     )
     item_item_decay: float = hyperparameter(
         0.85, low=0.0, high=1.0, doc="Item-to-item term: weight of each older history item (Tailor)."
@@ -63,7 +67,11 @@ class ItemItemHyperparameters(Hyperparameters):
         200.0, low=1.0, high=10000.0, doc="Item-to-item term: EASE's L2 regularisation (Tailor)."
     )
     cooccurrence_weight: float = hyperparameter(
-        8.0, low=0.0, high=100.0, doc="Weight of the co-occurrence term in the scores; 0 = off (Tailor)."
+        8.0,
+        low=0.0,
+        high=100.0,
+        doc="Weight of the co-occurrence term in the scores; 0 = off; with Users or context features, "
+        "scaled down where held-out steps rank better (Tailor).",
     )
     cooccurrence_decay: float = hyperparameter(
         0.7, low=0.0, high=1.0, doc="Co-occurrence term: weight of each older history item (Tailor)."

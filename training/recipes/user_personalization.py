@@ -45,6 +45,7 @@ The code is the same on CPU and CUDA (``device``); seeds fix initialisation and 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
@@ -73,6 +74,7 @@ from training.recipes.base import (
 from training.recipes.feature_reader import FEATURE_EMBEDDING, FeatureReader, feature_pool, spread_over_steps
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms, with_item_item
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
+from training.recipes.term_scale import HeldOutSteps, choose_scale, hold_out_last_steps
 
 if TYPE_CHECKING:
     import torch
@@ -300,6 +302,10 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         self.model: Any = None
         self.item_item: Any = None
         self.device = "cpu"
+        # With feature tokens: the steps that decide the terms' scale (``term_scale.py``), and the result.
+        self.held_out: HeldOutSteps | None = None
+        self.term_scale = 1.0
+        self.term_quality: dict[float, float] = {}
 
     @abstractmethod
     def input_length(self) -> int:
@@ -309,6 +315,50 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
     def token_vocabularies(self) -> dict[str, list[str]]:
         """The feature table's tokens, for an UPDATE's warm start to match rows by token."""
         return {FEATURE_EMBEDDING: list(self.feature_space.vocabulary)} if self.reads_features else {}
+
+    def training_windows(
+        self, used: Interactions, recency: bool, length: int, horizon: int, rng: np.random.Generator
+    ) -> Windows:
+        """The network's training windows; for a network that reads feature tokens and has item-to-item
+        terms, without the held-out steps that ``scale_terms`` checks the terms on."""
+        hp = self.hyperparameters
+        sequences, weights, rows = collapsed_sequences(used, recency)
+        side = self.step_tokens(used, rows)
+        self.held_out = None
+        if side is not None and (hp.item_item_weight > 0 or hp.cooccurrence_weight > 0):
+            self.held_out = hold_out_last_steps(used, rng)
+        if self.held_out is not None:
+            kept = used.select_rows(self.held_out.keep)
+            sequences, weights, rows = collapsed_sequences(kept, recency)
+            side = self.step_tokens(kept, rows)
+        return build_windows(sequences, weights, length, horizon, side)
+
+    def terms_training_data(self, used: Interactions) -> Interactions:
+        """What the terms are first built on: the network's rows."""
+        return used if self.held_out is None else used.select_rows(self.held_out.keep)
+
+    def scale_terms(self, used: Interactions, length: int) -> None:
+        """Once the network has trained: the terms' scale on the held-out steps, and the served terms
+        rebuilt on all of ``used`` at that scale (``term_scale.py``)."""
+        held, hp = self.held_out, self.hyperparameters
+        if held is None or self.item_item is None:
+            return
+        contexts = used.context_rows()
+        tokens = self.record_tokens([used.user_ids[u] for u in held.users], [contexts[r] for r in held.rows])
+        network = sequence_logits(self.model, held.histories, length, self.n_items, self.device, tokens)
+        terms = sequence_logits(self.item_item, held.histories, length, self.n_items, self.device)
+        self.term_scale, self.term_quality = choose_scale(network, terms, held.histories, held.targets)
+        scaled = dataclasses.replace(
+            hp,
+            item_item_weight=hp.item_item_weight * self.term_scale,
+            cooccurrence_weight=hp.cooccurrence_weight * self.term_scale,
+        )
+        self.item_item = item_item_terms(used, scaled, length, self.device)
+
+    def training_notes(self) -> dict[str, Any]:
+        if self.held_out is None:
+            return {}
+        return {"item_item_scale": self.term_scale, "item_item_scale_checked_on": len(self.held_out)}
 
     def served(self) -> Any:
         """The module the runtime runs (and ``scores`` evaluates): the network plus the item-to-item terms;
@@ -369,10 +419,10 @@ class UserPersonalizationRecipe(ItemItemSequenceRecipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        sequences, weights, rows = collapsed_sequences(used, hp.recency_mask)
-        windows = build_windows(sequences, weights, hp.bptt, hp.target_horizon, self.step_tokens(used, rows))
-        init = cooccurrence_embeddings(used, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
-        self.item_item = item_item_terms(used, hp, hp.bptt, device)
+        windows = self.training_windows(used, hp.recency_mask, hp.bptt, hp.target_horizon, rng)
+        seen = self.terms_training_data(used)
+        init = cooccurrence_embeddings(seen, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
+        self.item_item = item_item_terms(seen, hp, hp.bptt, device)
         self.model = _build_model(
             self.n_items, hp.hidden_dimension, hp.dropout, init, self.feature_space.n_tokens
         ).to(device)
@@ -400,3 +450,4 @@ class UserPersonalizationRecipe(ItemItemSequenceRecipe):
             device=device,
             on_epoch=self.counting_epochs(on_epoch),
         )
+        self.scale_terms(used, hp.bptt)

@@ -57,10 +57,9 @@ from training.recipes.base import (
 )
 from training.recipes.feature_reader import feature_pool, spread_over_steps
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms
-from training.recipes.sequence_training import collapsed_sequences, fit_next_item
+from training.recipes.sequence_training import fit_next_item
 from training.recipes.user_personalization import (
     ItemItemSequenceRecipe,
-    build_windows,
     cooccurrence_embeddings,
 )
 
@@ -236,13 +235,13 @@ class UserPersonalizationV2Recipe(ItemItemSequenceRecipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        sequences, weights, rows = collapsed_sequences(used, hp.apply_recency_bias)
-        windows = build_windows(sequences, weights, length, hp.target_horizon, self.step_tokens(used, rows))
-        init = cooccurrence_embeddings(used, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
+        windows = self.training_windows(used, hp.apply_recency_bias, length, hp.target_horizon, rng)
+        seen = self.terms_training_data(used)
+        init = cooccurrence_embeddings(seen, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
         if init is not None:
             # The embedding is multiplied by sqrt(d) on input: start the input at the SVD's scale.
             init = init / math.sqrt(hp.hidden_dimension)
-        self.item_item = item_item_terms(used, hp, length, device)
+        self.item_item = item_item_terms(seen, hp, length, device)
         self.model = _build_model(self.n_items, length, hp, init, self.feature_space.n_tokens).to(device)
         optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay
@@ -272,3 +271,4 @@ class UserPersonalizationV2Recipe(ItemItemSequenceRecipe):
             horizon_decay=0.5,
             on_epoch=self.counting_epochs(on_epoch),
         )
+        self.scale_terms(used, length)
