@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from training.errors import TrainingDataError
-from training.item_metadata import is_number, schema_kinds
+from training.item_metadata import inferred_kind, is_number, schema_kinds
 
 REQUIRED_FIELDS = ("USER_ID", "ITEM_ID", "TIMESTAMP")
 OPTIONAL_FIELDS = ("EVENT_TYPE", "EVENT_VALUE", "IMPRESSION")
@@ -118,13 +118,15 @@ class Interactions:
             _rows(self.context, keep),
         )
 
-    def context_rows(self) -> list[dict[str, str]]:
-        """One context map per row (field -> value as text, missing values left out); empty maps without
-        context."""
+    def context_rows(self, rows: np.ndarray | None = None) -> list[dict[str, str]]:
+        """One context map per row, or per row of ``rows`` (field -> value as text, missing values left
+        out); empty maps without context."""
         if not self.context:
-            return [{} for _ in range(self.n_interactions)]
+            return [{} for _ in range(self.n_interactions if rows is None else len(rows))]
         names = sorted(self.context)
-        columns = [_as_text(self.context[name]) for name in names]
+        columns = [
+            _as_text(self.context[name] if rows is None else self.context[name][rows]) for name in names
+        ]
         return [
             {name: value for name, value in zip(names, values, strict=True) if value}
             for values in zip(*columns, strict=True)
@@ -378,9 +380,7 @@ def _context_columns(channel: Path, extra: list[dict[str, str]]) -> dict[str, np
     columns: dict[str, np.ndarray] = {}
     for name in names:
         values = [row.get(name, "") for row in extra]
-        kind = kinds.get(name) if kinds else None
-        if kind is None and not kinds:
-            kind = "numeric" if all(is_number(v) for v in values if v) else "categorical"
+        kind = kinds.get(name) if kinds else inferred_kind(values)
         if kind == "categorical":
             columns[name] = np.asarray(values, dtype=str)
         elif kind == "numeric":

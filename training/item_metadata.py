@@ -25,7 +25,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -184,6 +184,13 @@ def schema_kinds(channel: Path) -> dict[str, str]:
     return kinds
 
 
+def inferred_kind(values: Iterable[str]) -> str:
+    """A column's kind without a schema: "numeric" when its non-empty values are all numbers (and it has
+    one), else "categorical"."""
+    present = [value for value in values if value]
+    return "numeric" if present and all(is_number(value) for value in present) else "categorical"
+
+
 def is_number(text: str) -> bool:
     try:
         return math.isfinite(float(text))
@@ -222,9 +229,8 @@ def read_metadata_rows(
     kinds: dict[str, str] = {}
     for name in sorted({name for row in rows.values() for name in row} - _NOT_FEATURES - {id_field}):
         kind = declared.get(name)
-        if kind is None:  # no schema: numbers are numerical, anything else categorical
-            present = [v for v in (row.get(name, "").strip() for row in rows.values()) if v]
-            kind = "numeric" if present and all(is_number(v) for v in present) else "categorical"
+        if kind is None:
+            kind = inferred_kind(row.get(name, "").strip() for row in rows.values())
         kinds[name] = "categorical" if kind == "plain" else kind
     return rows, kinds
 

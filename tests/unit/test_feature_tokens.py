@@ -154,3 +154,5 @@ def test_context_follows_the_rows_through_filters_and_reordering() -> None:
     numbers = from_records(["a", "a"], ["x", "y"], [2.0, 1.0], context={"distance": [3, float("nan")]})
     assert numbers.context_kinds() == {"DISTANCE": "numeric"}
     assert numbers.context_rows() == [{}, {"DISTANCE": "3.0"}]
+    assert numbers.context_rows(np.asarray([1])) == [{"DISTANCE": "3.0"}]  # only the rows asked for
+    assert from_records(["a"], ["x"], [1.0]).context_rows(np.asarray([0])) == [{}]

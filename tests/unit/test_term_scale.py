@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.data import from_records
-from training.recipes.term_scale import choose_scale, hold_out_last_steps
+from training.data import Interactions, from_records
+from training.recipes.sequence_training import collapsed_sequences
+from training.recipes.term_scale import HeldOutSteps, choose_scale, hold_out_last_steps
 
 pytestmark = pytest.mark.unit
+
+
+def _held_out(data: Interactions, limit: int = 300) -> HeldOutSteps | None:
+    sequences, _, rows = collapsed_sequences(data, recency=False)
+    return hold_out_last_steps(data, sequences, rows, np.random.default_rng(0), limit)
 
 
 def test_the_newest_run_of_a_new_item_is_held_out_and_other_users_are_left_alone() -> None:
@@ -21,7 +27,7 @@ def test_the_newest_run_of_a_new_item_is_held_out_and_other_users_are_left_alone
     items = [item for _, history in rows for item in history]
     stamps = [float(step) for _, history in rows for step in range(len(history))]
     data = from_records(users, items, stamps)
-    held = hold_out_last_steps(data, np.random.default_rng(0))
+    held = _held_out(data)
     assert held is not None and len(held) == 1
     user = data.user_ids.index("keep")
     assert held.users.tolist() == [user]
@@ -34,11 +40,8 @@ def test_the_newest_run_of_a_new_item_is_held_out_and_other_users_are_left_alone
     many = from_records(
         [f"u{n}" for n in range(10) for _ in range(3)], ["a", "b", "c"] * 10, [0.0, 1.0, 2.0] * 10
     )
-    assert len(hold_out_last_steps(many, np.random.default_rng(0), limit=4)) == 4
-    assert (
-        hold_out_last_steps(from_records(["u", "u"], ["a", "b"], [0.0, 1.0]), np.random.default_rng(0))
-        is None
-    )
+    assert len(_held_out(many, limit=4)) == 4
+    assert _held_out(from_records(["u", "u"], ["a", "b"], [0.0, 1.0])) is None
 
 
 def test_the_scale_that_ranks_the_held_out_items_best_wins_and_ties_keep_the_larger() -> None:

@@ -47,21 +47,21 @@ class HeldOutSteps:
 
 
 def hold_out_last_steps(
-    data: Interactions, rng: np.random.Generator, limit: int = HELD_OUT_USERS
+    data: Interactions,
+    steps: Sequence[np.ndarray],
+    step_rows: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    limit: int = HELD_OUT_USERS,
 ) -> HeldOutSteps | None:
     """The newest step of up to ``limit`` users with two or more earlier distinct steps and a newest item
-    they had not had before; None when no user qualifies."""
+    they had not had before; None when no user qualifies. ``steps`` and ``step_rows`` are the users'
+    collapsed histories and each step's first interaction row (``sequence_training.collapsed_sequences``)."""
     candidates: list[tuple[int, int, int]] = []  # (user, first row of the newest run, its last row)
-    for user in data.active_users():
-        start, stop = int(data.user_offsets[user]), int(data.user_offsets[user + 1])
-        items = data.item[start:stop]
-        cut = len(items) - 1
-        while cut > 0 and items[cut - 1] == items[-1]:
-            cut -= 1
-        earlier = items[:cut]
-        if items[-1] in earlier or len(earlier) < 2 or not np.any(np.diff(earlier)):
+    for items, at in zip(steps, step_rows, strict=True):
+        if len(items) < 3 or items[-1] in items[:-1]:
             continue
-        candidates.append((int(user), start + cut, stop - 1))
+        user = int(data.user[at[0]])
+        candidates.append((user, int(at[-1]), int(data.user_offsets[user + 1]) - 1))
     if not candidates:
         return None
     chosen = sorted(rng.choice(len(candidates), size=min(limit, len(candidates)), replace=False))

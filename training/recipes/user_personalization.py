@@ -318,24 +318,21 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
 
     def training_windows(
         self, used: Interactions, recency: bool, length: int, horizon: int, rng: np.random.Generator
-    ) -> Windows:
-        """The network's training windows; for a network that reads feature tokens and has item-to-item
-        terms, without the held-out steps that ``scale_terms`` checks the terms on."""
+    ) -> tuple[Windows, Interactions]:
+        """The network's training windows and the rows they come from, on which the terms are first
+        built: ``used``, or for a network that reads feature tokens and has item-to-item terms, ``used``
+        without the held-out steps that ``scale_terms`` checks the terms on."""
         hp = self.hyperparameters
         sequences, weights, rows = collapsed_sequences(used, recency)
         side = self.step_tokens(used, rows)
         self.held_out = None
         if side is not None and (hp.item_item_weight > 0 or hp.cooccurrence_weight > 0):
-            self.held_out = hold_out_last_steps(used, rng)
-        if self.held_out is not None:
-            kept = used.select_rows(self.held_out.keep)
-            sequences, weights, rows = collapsed_sequences(kept, recency)
-            side = self.step_tokens(kept, rows)
-        return build_windows(sequences, weights, length, horizon, side)
-
-    def terms_training_data(self, used: Interactions) -> Interactions:
-        """What the terms are first built on: the network's rows."""
-        return used if self.held_out is None else used.select_rows(self.held_out.keep)
+            self.held_out = hold_out_last_steps(used, sequences, rows, rng)
+        if self.held_out is None:
+            return build_windows(sequences, weights, length, horizon, side), used
+        kept = used.select_rows(self.held_out.keep)
+        sequences, weights, rows = collapsed_sequences(kept, recency)
+        return build_windows(sequences, weights, length, horizon, self.step_tokens(kept, rows)), kept
 
     def scale_terms(self, used: Interactions, length: int) -> None:
         """Once the network has trained: the terms' scale on the held-out steps, and the served terms
@@ -343,8 +340,8 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         held, hp = self.held_out, self.hyperparameters
         if held is None or self.item_item is None:
             return
-        contexts = used.context_rows()
-        tokens = self.record_tokens([used.user_ids[u] for u in held.users], [contexts[r] for r in held.rows])
+        users = [used.user_ids[u] for u in held.users]
+        tokens = self.record_tokens(users, used.context_rows(held.rows))
         network = sequence_logits(self.model, held.histories, length, self.n_items, self.device, tokens)
         terms = sequence_logits(self.item_item, held.histories, length, self.n_items, self.device)
         self.term_scale, self.term_quality = choose_scale(network, terms, held.histories, held.targets)
@@ -419,8 +416,7 @@ class UserPersonalizationRecipe(ItemItemSequenceRecipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        windows = self.training_windows(used, hp.recency_mask, hp.bptt, hp.target_horizon, rng)
-        seen = self.terms_training_data(used)
+        windows, seen = self.training_windows(used, hp.recency_mask, hp.bptt, hp.target_horizon, rng)
         init = cooccurrence_embeddings(seen, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
         self.item_item = item_item_terms(seen, hp, hp.bptt, device)
         self.model = _build_model(

@@ -235,8 +235,7 @@ class UserPersonalizationV2Recipe(ItemItemSequenceRecipe):
         used = filter_by_history_percentile(
             data, hp.min_user_history_length_percentile, hp.max_user_history_length_percentile
         )
-        windows = self.training_windows(used, hp.apply_recency_bias, length, hp.target_horizon, rng)
-        seen = self.terms_training_data(used)
+        windows, seen = self.training_windows(used, hp.apply_recency_bias, length, hp.target_horizon, rng)
         init = cooccurrence_embeddings(seen, hp.hidden_dimension, self.seed) if hp.cooccurrence_init else None
         if init is not None:
             # The embedding is multiplied by sqrt(d) on input: start the input at the SVD's scale.
