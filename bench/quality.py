@@ -132,6 +132,14 @@ def run(recipes: list[str], seeds: list[int], overrides: dict[str, str], verbose
     )
     results: dict[str, list[dict[str, float]]] = {}
     seconds: dict[str, list[float]] = {}
+    for seed in seeds:
+        split = personalize_split(data, seed)
+        repeated = sum(split.last_repeated[i] for i in split.evaluated())
+        print(
+            f"  seed {seed}: {repeated} of {len(split.evaluated())} evaluated users have their newest "
+            "visible item among their held-out interactions (a repeat: never recommended by Tailor, not in "
+            "the truth)"
+        )
     for name in recipes:
         cls = get_recipe(name)
         known = set(cls.hyperparameters_class.defaults_as_strings())

@@ -29,6 +29,7 @@ class Split:
     test_users: np.ndarray  # int64 user indices held out of training
     visible: list[np.ndarray]  # per test user: item indices of the oldest 90%, chronological
     truth: list[set[int]]  # per test user: held-out item indices not in the visible history
+    last_repeated: list[bool]  # per test user: the newest visible item is among the held-out ones
 
     def evaluated(self) -> list[int]:
         """Positions (into test_users / visible / truth) of the users that are scored."""
@@ -58,9 +59,13 @@ def personalize_split(
 
     visible: list[np.ndarray] = []
     truth: list[set[int]] = []
+    last_repeated: list[bool] = []
     for user in test_users:
         history = data.history(int(user))
         cut = len(history) - truth_size(len(history), truth_fraction)
         visible.append(history[:cut].copy())
         truth.append({int(item) for item in history[cut:]} - {int(item) for item in history[:cut]})
-    return Split(train=train, test_users=test_users, visible=visible, truth=truth)
+        last_repeated.append(bool(np.any(history[cut:] == history[cut - 1])))
+    return Split(
+        train=train, test_users=test_users, visible=visible, truth=truth, last_repeated=last_repeated
+    )

@@ -81,6 +81,20 @@ def test_truth_excludes_items_already_in_the_visible_history() -> None:
     pytest.fail("user u was never held out in 50 seeds")
 
 
+def test_last_repeated_marks_a_click_and_watch_pair_split_by_the_cut() -> None:
+    # 10 rows: the cut keeps 9. User p's pair of rows for item e straddles the cut; user q's does not.
+    split_pair = ["a", "b", "c", "d", "f", "g", "h", "i", "e", "e"]
+    whole_pair = ["a", "b", "c", "d", "f", "g", "h", "e", "e", "i"]
+    users = ["p"] * 10 + ["q"] * 10
+    data = from_records(users, split_pair + whole_pair, list(range(10)) + list(range(10)))
+    split = personalize_split(data, seed=0, test_fraction=1.0)
+    by_user = {data.user_ids[int(u)]: i for i, u in enumerate(split.test_users)}
+    assert split.last_repeated[by_user["p"]] is True
+    assert split.truth[by_user["p"]] == set()  # the repeat is not scoreable truth
+    assert split.last_repeated[by_user["q"]] is False
+    assert split.truth[by_user["q"]] == {data.item_ids.index("i")}
+
+
 def test_split_is_deterministic_per_seed() -> None:
     data = _data()
     first = personalize_split(data, seed=7)

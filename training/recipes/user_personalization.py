@@ -321,18 +321,22 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
     ) -> tuple[Windows, Interactions]:
         """The network's training windows and the rows they come from, on which the terms are first
         built: ``used``, or for a network that reads feature tokens and has item-to-item terms, ``used``
-        without the held-out steps that ``scale_terms`` checks the terms on."""
+        without the held-out steps that ``scale_terms`` checks the terms on. The feature vocabulary is
+        fitted and encoded once, on the rows the network trains on."""
         hp = self.hyperparameters
         sequences, weights, rows = collapsed_sequences(used, recency)
-        side = self.step_tokens(used, rows)
         self.held_out = None
-        if side is not None and (hp.item_item_weight > 0 or hp.cooccurrence_weight > 0):
-            self.held_out = hold_out_last_steps(used, sequences, rows, rng)
-        if self.held_out is None:
-            return build_windows(sequences, weights, length, horizon, side), used
-        kept = used.select_rows(self.held_out.keep)
-        sequences, weights, rows = collapsed_sequences(kept, recency)
-        return build_windows(sequences, weights, length, horizon, self.step_tokens(kept, rows)), kept
+        if self.may_read_features(used) and (hp.item_item_weight > 0 or hp.cooccurrence_weight > 0):
+            held = hold_out_last_steps(used, sequences, rows, rng)
+            if held is not None:
+                kept = used.select_rows(held.keep)
+                kept_sequences, kept_weights, kept_rows = collapsed_sequences(kept, recency)
+                side = self.step_tokens(kept, kept_rows)
+                if side is not None:
+                    self.held_out = held
+                    return build_windows(kept_sequences, kept_weights, length, horizon, side), kept
+                # No token came out of the data after all: train on every row, as without features.
+        return build_windows(sequences, weights, length, horizon, self.step_tokens(used, rows)), used
 
     def scale_terms(self, used: Interactions, length: int) -> None:
         """Once the network has trained: the terms' scale on the held-out steps, and the served terms
