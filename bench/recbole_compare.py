@@ -18,10 +18,12 @@ Sequential task (RecBole's protocol): every rating is an interaction; each user'
 target, the one before it the validation target, the rest train. Full ranking over all items, max
 sequence length 50. RecBole's GRU4Rec and SASRec train on the train part with their default settings,
 keeping the epoch with the best validation NDCG@10 within ``--recbole-epochs``; Tailor's recipes train on
-the same train part for a fixed number of epochs (no validation). Both predict the test target from
-everything before it. NDCG@10 and Recall@10 are reported in two conventions: ``all items`` (seen items
-may be recommended: RecBole's sequential convention) and ``unseen`` (the user's history removed: Tailor's
-runtime and training evaluation).
+the same train part for a fixed number of epochs (no validation), except the ``(best epoch)`` run, which
+keeps its best validation epoch the same way (NDCG@10 of the validation target with the user's history
+removed, Tailor's convention; the validation passes are not counted as training time). Both predict the
+test target from everything before it. NDCG@10 and Recall@10 are reported in two conventions: ``all
+items`` (seen items may be recommended: RecBole's sequential convention) and ``unseen`` (the user's history
+removed: Tailor's runtime and training evaluation).
 
 CTR task: ratings 4-5 are clicks (1), 1-2 non-clicks (0), 3 is dropped; each user's rows in time order
 are split 80/10/10 into train/valid/test. RecBole's DeepFM reads user id, item id, the item's genres and,
