@@ -1,5 +1,5 @@
-"""The item-to-item terms' scale of a feature-reading sequence model (training/recipes/term_scale.py), on
-data where the terms alone would mislead.
+"""The item-to-item terms' scales of a sequence model (training/recipes/term_scale.py), on data where the
+terms alone would mislead a feature-reading model.
 
 Each user has eight topics; a topic t is item t on mobile and item t + 30 on desktop, so the two items of
 a topic co-occur in every history that has either. Given the newest items, the EASE and co-occurrence
@@ -37,9 +37,11 @@ def _data(seed: int, n_users: int) -> Interactions:
     return from_records(users, items, stamps, context={"DEVICE": devices})
 
 
-# The share of the new users' top 3 in the half their DEVICE says (at scale 1: 0.946 for the GRU).
+# The share of the new users' top 3 in the half their DEVICE says: 0.946 for the GRU with both weights whole.
+# The chosen scales keep EASE whole and drop co-occurrence (the best held-out mean reciprocal rank: GRU 0.406,
+# v2 0.391, against 0.390 and 0.354 for the best single scale of both), which leaves 0.996 and 0.979.
 @pytest.mark.parametrize(
-    ("recipe_name", "right_half"), [("aws-user-personalization", 1.0), ("aws-user-personalization-v2", 0.99)]
+    ("recipe_name", "right_half"), [("aws-user-personalization", 0.99), ("aws-user-personalization-v2", 0.97)]
 )
 def test_terms_are_scaled_to_what_held_out_steps_rank_best(recipe_name: str, right_half: float) -> None:
     data, new_users = _data(3, 150), _data(11, 40)
@@ -49,10 +51,11 @@ def test_terms_are_scaled_to_what_held_out_steps_rank_best(recipe_name: str, rig
 
     notes = recipe.training_notes()
     assert notes["item_item_scale_checked_on"] >= 30
-    assert recipe.term_scale == notes["item_item_scale"] < 1.0
+    chosen = (notes["item_item_scale"], notes["cooccurrence_scale"])
+    assert min(chosen) < 1.0
     best = max(recipe.term_quality.values())
-    assert recipe.term_quality[recipe.term_scale] == best > recipe.term_quality[1.0]
-    assert recipe.term_quality[0.0] < best  # the terms still carry the topics
+    assert recipe.term_quality[chosen] == best > recipe.term_quality[(1.0, 1.0)]
+    assert recipe.term_quality[(0.0, 0.0)] < best  # the terms still carry the topics
 
     index = {item: i for i, item in enumerate(data.item_ids)}
     right = []
@@ -65,7 +68,9 @@ def test_terms_are_scaled_to_what_held_out_steps_rank_best(recipe_name: str, rig
     assert np.mean(right) >= right_half
 
 
-def test_without_feature_tokens_the_configured_weights_stay() -> None:
+def test_without_feature_tokens_the_configured_weights_stay_without_clear_evidence() -> None:
+    # Without DEVICE the topics are all the terms know and all a 1-epoch GRU half knows: no smaller share
+    # ranks the held-out steps clearly better, so both weights are served whole.
     data = _data(3, 60)
     plain = from_records(
         [data.user_ids[u] for u in data.user], [data.item_ids[i] for i in data.item], data.timestamp
@@ -73,4 +78,7 @@ def test_without_feature_tokens_the_configured_weights_stay() -> None:
     cls = get_recipe("aws-user-personalization")
     recipe = cls(cls.parse_hyperparameters({"epochs": "1"}), seed=1)
     recipe.fit(plain)
-    assert recipe.held_out is None and recipe.term_scale == 1.0 and recipe.training_notes() == {}
+    assert not recipe.reads_features and recipe.held_out is not None
+    notes = recipe.training_notes()
+    assert notes["item_item_scale_checked_on"] == len(recipe.held_out) > 10
+    assert (notes["item_item_scale"], notes["cooccurrence_scale"]) == (1.0, 1.0)

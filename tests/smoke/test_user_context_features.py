@@ -248,8 +248,9 @@ def test_user_personalization_update_keeps_the_feature_table_by_token(
     for job in (full, update):
         manifest = json.loads((job.model_dir / "manifest.json").read_text())
         assert manifest["contract"] == "sequence_feature_scores"
-        # With feature tokens the job reports the item-to-item terms' scale it chose (term_scale.py).
+        # The job reports the share of each item-to-item weight it serves (term_scale.py).
         assert manifest["training"]["item_item_scale"] in (1.0, 0.5, 0.25, 0.125, 0.0)
+        assert manifest["training"]["cooccurrence_scale"] in (1.0, 0.5, 0.25, 0.125, 0.0)
         assert manifest["training"]["item_item_scale_checked_on"] > 0
     assert json.loads((update.model_dir / "manifest.json").read_text())["training"]["warm_start"] is True
     before = json.loads((full.model_dir / "features.json").read_text())["vocabulary"]

@@ -44,12 +44,6 @@ class FeatureReader:
         """Whether the fitted model has feature tokens (the recipe reads them and the data had some)."""
         return self.feature_space.n_tokens > 0
 
-    def may_read_features(self, used: Interactions) -> bool:
-        """Whether fitting on ``used`` can give the model feature tokens: the recipe reads them and there is
-        a Users record or a context column (without fitting the vocabulary, which may still come out empty
-        when no value is seen twice)."""
-        return self.uses_feature_tokens and bool(self.user_records or used.context)
-
     def interaction_tokens(self, used: Interactions, rows: np.ndarray) -> np.ndarray | None:
         """Fit ``feature_space`` on ``used``; the tokens [len(rows), width] of the interactions at ``rows``
         (their user's record and their context); None when the model reads none."""

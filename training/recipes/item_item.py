@@ -299,12 +299,15 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
     from torch import nn
 
     parts: list[tuple[Any, float]] = []
+    names: list[str] = []  # the hyperparameter each part's weight comes from
     if hp.item_item_weight > 0:
+        names.append("item_item_weight")
         index, score = ease_neighbors(
             data, hp.item_item_neighbors, hp.item_item_l2, EASE_MIN_USERS, EASE_MAX_ITEMS
         )
         parts.append((item_item_term(index, score, length, hp.item_item_decay), hp.item_item_weight))
     if hp.cooccurrence_weight > 0:
+        names.append("cooccurrence_weight")
         index, score = cooccurrence_neighbors(
             data,
             COOCCURRENCE_NEIGHBORS,
@@ -321,11 +324,12 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
         def __init__(self) -> None:
             super().__init__()
             self.terms = nn.ModuleList([term for term, _ in parts])
+            self.names = list(names)
             self.weights = [float(weight) for _, weight in parts]
             self.n_items = data.n_items
             self.mask_input_items = True  # False reproduces the earlier graph (benchmark comparisons)
 
-        def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
+        def weighted_parts(self, item_sequence: torch.Tensor) -> list[torch.Tensor]:
             # The input's own items get nothing from these terms: "near what you had" says nothing about
             # having it again (the runtime never returns them), and left in they would take the maximum
             # that scales the term for every other item.
@@ -334,12 +338,28 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
             )
             present = present.scatter(1, item_sequence, torch.ones_like(item_sequence, dtype=torch.float32))
             fresh = 1.0 - present[:, 1:] if self.mask_input_items else torch.ones_like(present[:, 1:])
-            total = None
+            out = []
             for term, weight in zip(self.terms, self.weights, strict=True):
                 scores = term(item_sequence) * fresh
-                scaled = weight * scores / scores.amax(dim=1, keepdim=True).clamp(min=1e-12)
-                total = scaled if total is None else total + scaled
+                out.append(weight * scores / scores.amax(dim=1, keepdim=True).clamp(min=1e-12))
+            return out
+
+        def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
+            parts = self.weighted_parts(item_sequence)
+            total = parts[0]
+            for part in parts[1:]:
+                total = total + part
             return total
+
+        def part(self, position: int) -> nn.Module:
+            """One weighted term alone, as a module (to score held-out steps term by term)."""
+            terms = self
+
+            class Part(nn.Module):
+                def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
+                    return terms.weighted_parts(item_sequence)[position]
+
+            return Part()
 
     return WeightedTerms().to(device)
 

@@ -74,10 +74,13 @@ from training.recipes.base import (
 from training.recipes.feature_reader import FEATURE_EMBEDDING, FeatureReader, feature_pool, spread_over_steps
 from training.recipes.item_item import ItemItemHyperparameters, item_item_terms, with_item_item
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
-from training.recipes.term_scale import HeldOutSteps, choose_scale, hold_out_last_steps
+from training.recipes.term_scale import MIN_GAIN_Z, HeldOutSteps, choose_scales, hold_out_last_steps
 
 if TYPE_CHECKING:
     import torch
+
+# The manifest's name (``training`` section) for the share of each term weight the graph serves.
+SCALE_NOTES = {"item_item_weight": "item_item_scale", "cooccurrence_weight": "cooccurrence_scale"}
 
 
 @dataclass(frozen=True)
@@ -302,10 +305,10 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         self.model: Any = None
         self.item_item: Any = None
         self.device = "cpu"
-        # With feature tokens: the steps that decide the terms' scale (``term_scale.py``), and the result.
+        # The steps that decide the terms' scales (``term_scale.py``), and the result.
         self.held_out: HeldOutSteps | None = None
-        self.term_scale = 1.0
-        self.term_quality: dict[float, float] = {}
+        self.term_scales: dict[str, float] = {}  # weight hyperparameter -> the share of it served
+        self.term_quality: dict[tuple[float, ...], float] = {}
 
     @abstractmethod
     def input_length(self) -> int:
@@ -320,46 +323,50 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         self, used: Interactions, recency: bool, length: int, horizon: int, rng: np.random.Generator
     ) -> tuple[Windows, Interactions]:
         """The network's training windows and the rows they come from, on which the terms are first
-        built: ``used``, or for a network that reads feature tokens and has item-to-item terms, ``used``
-        without the held-out steps that ``scale_terms`` checks the terms on. The feature vocabulary is
-        fitted and encoded once, on the rows the network trains on."""
+        built: with item-to-item terms, ``used`` without the held-out steps that ``scale_terms`` checks the
+        terms on; else ``used``. The feature vocabulary is fitted on the rows the network trains on."""
         hp = self.hyperparameters
         sequences, weights, rows = collapsed_sequences(used, recency)
         self.held_out = None
-        if self.may_read_features(used) and (hp.item_item_weight > 0 or hp.cooccurrence_weight > 0):
-            held = hold_out_last_steps(used, sequences, rows, rng)
-            if held is not None:
-                kept = used.select_rows(held.keep)
-                kept_sequences, kept_weights, kept_rows = collapsed_sequences(kept, recency)
-                side = self.step_tokens(kept, kept_rows)
-                if side is not None:
-                    self.held_out = held
-                    return build_windows(kept_sequences, kept_weights, length, horizon, side), kept
-                # No token came out of the data after all: train on every row, as without features.
-        return build_windows(sequences, weights, length, horizon, self.step_tokens(used, rows)), used
+        if hp.item_item_weight > 0 or hp.cooccurrence_weight > 0:
+            self.held_out = hold_out_last_steps(used, sequences, rows, rng)
+        if self.held_out is None:
+            return build_windows(sequences, weights, length, horizon, self.step_tokens(used, rows)), used
+        kept = used.select_rows(self.held_out.keep)
+        sequences, weights, rows = collapsed_sequences(kept, recency)
+        return build_windows(sequences, weights, length, horizon, self.step_tokens(kept, rows)), kept
 
     def scale_terms(self, used: Interactions, length: int) -> None:
-        """Once the network has trained: the terms' scale on the held-out steps, and the served terms
-        rebuilt on all of ``used`` at that scale (``term_scale.py``)."""
+        """Once the network has trained: each term's scale on the held-out steps, and the served terms
+        rebuilt on all of ``used`` at those scales (``term_scale.py``)."""
         held, hp = self.held_out, self.hyperparameters
         if held is None or self.item_item is None:
             return
-        users = [used.user_ids[u] for u in held.users]
-        tokens = self.record_tokens(users, used.context_rows(held.rows))
+        tokens = None
+        if self.reads_features:
+            users = [used.user_ids[u] for u in held.users]
+            tokens = self.record_tokens(users, used.context_rows(held.rows))
         network = sequence_logits(self.model, held.histories, length, self.n_items, self.device, tokens)
-        terms = sequence_logits(self.item_item, held.histories, length, self.n_items, self.device)
-        self.term_scale, self.term_quality = choose_scale(network, terms, held.histories, held.targets)
+        terms = [
+            sequence_logits(self.item_item.part(i), held.histories, length, self.n_items, self.device)
+            for i in range(len(self.item_item.names))
+        ]
+        # Without features the configured weights are the prior, replaced only on clear evidence; with
+        # features the terms read less than the network, so the best share is taken as it is.
+        min_z = 0.0 if self.reads_features else MIN_GAIN_Z
+        scales, self.term_quality = choose_scales(network, terms, held.histories, held.targets, min_z)
+        self.term_scales = dict(zip(self.item_item.names, scales, strict=True))
         scaled = dataclasses.replace(
-            hp,
-            item_item_weight=hp.item_item_weight * self.term_scale,
-            cooccurrence_weight=hp.cooccurrence_weight * self.term_scale,
+            hp, **{name: getattr(hp, name) * scale for name, scale in self.term_scales.items()}
         )
         self.item_item = item_item_terms(used, scaled, length, self.device)
 
     def training_notes(self) -> dict[str, Any]:
-        if self.held_out is None:
+        if self.held_out is None or not self.term_scales:
             return {}
-        return {"item_item_scale": self.term_scale, "item_item_scale_checked_on": len(self.held_out)}
+        notes: dict[str, Any] = {SCALE_NOTES[name]: scale for name, scale in self.term_scales.items()}
+        notes["item_item_scale_checked_on"] = len(self.held_out)
+        return notes
 
     def served(self) -> Any:
         """The module the runtime runs (and ``scores`` evaluates): the network plus the item-to-item terms;
