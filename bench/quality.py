@@ -154,7 +154,8 @@ def run(recipes: list[str], seeds: list[int], overrides: dict[str, str], verbose
             results.setdefault(name, []).append(metrics)
             if verbose:
                 shown = ", ".join(f"{label} {metrics[key]:.4f}" for key, label in SHOWN)
-                print(f"  {name} seed {seed}: {shown} ({seconds[name][-1]:.1f} s)", flush=True)
+                notes = "".join(f", {key} {value}" for key, value in recipe.training_notes().items())
+                print(f"  {name} seed {seed}: {shown} ({seconds[name][-1]:.1f} s{notes})", flush=True)
     print_table(results, seconds, len(seeds), PUBLISHED if comparable else {})
 
 
