@@ -431,6 +431,7 @@ def tailor_sequential(
         "hyperparameters": recipe.hyperparameters.to_json(),
         "parameters": sum(p.numel() for p in recipe.model.parameters()),
         **({"best_epoch": best["epoch"], "valid_ndcg_at_10": curve} if best_epoch else {}),
+        "training_notes": recipe.training_notes(),
         "top": top,
     }
 
