@@ -54,8 +54,8 @@ class ItemItemHyperparameters(Hyperparameters):
         8.0,
         low=0.0,
         high=100.0,
-        doc="Weight of the EASE item-to-item term in the scores; 0 = off; with Users or context features, "
-        "scaled down where held-out steps rank better (Tailor).",
+        doc="Weight of the EASE item-to-item term in the scores; 0 = off; scaled down where held-out steps "
+        "rank clearly better (with Users or context features: where they rank better at all) (Tailor).",
     )
     item_item_decay: float = hyperparameter(
         0.85, low=0.0, high=1.0, doc="Item-to-item term: weight of each older history item (Tailor)."
@@ -70,8 +70,8 @@ class ItemItemHyperparameters(Hyperparameters):
         8.0,
         low=0.0,
         high=100.0,
-        doc="Weight of the co-occurrence term in the scores; 0 = off; with Users or context features, "
-        "scaled down where held-out steps rank better (Tailor).",
+        doc="Weight of the co-occurrence term in the scores; 0 = off; scaled down where held-out steps "
+        "rank clearly better (with Users or context features: where they rank better at all) (Tailor).",
     )
     cooccurrence_decay: float = hyperparameter(
         0.7, low=0.0, high=1.0, doc="Co-occurrence term: weight of each older history item (Tailor)."
