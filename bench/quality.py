@@ -132,8 +132,8 @@ def run(recipes: list[str], seeds: list[int], overrides: dict[str, str], verbose
     )
     results: dict[str, list[dict[str, float]]] = {}
     seconds: dict[str, list[float]] = {}
-    for seed in seeds:
-        split = personalize_split(data, seed)
+    splits = {seed: personalize_split(data, seed) for seed in seeds}
+    for seed, split in splits.items():
         repeated = sum(split.last_repeated[i] for i in split.evaluated())
         print(
             f"  seed {seed}: {repeated} of {len(split.evaluated())} evaluated users have their newest "
@@ -144,8 +144,7 @@ def run(recipes: list[str], seeds: list[int], overrides: dict[str, str], verbose
         cls = get_recipe(name)
         known = set(cls.hyperparameters_class.defaults_as_strings())
         hyperparameters = cls.parse_hyperparameters({k: v for k, v in overrides.items() if k in known})
-        for seed in seeds:
-            split = personalize_split(data, seed)
+        for seed, split in splits.items():
             recipe = cls(hyperparameters, seed=seed)
             started = time.monotonic()
             recipe.fit(split.train, "cpu")

@@ -82,6 +82,7 @@ from training.recipes.deepfm import (  # noqa: E402
     build_model,
     train_pointwise,
 )
+from training.recipes.term_scale import reciprocal_ranks  # noqa: E402
 from training.recipes.user_personalization import model_input  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data" / "ml-100k"
@@ -364,13 +365,8 @@ def _catalogue_train(split: SequentialSplit, ratings: Ratings) -> Interactions:
 
 def _unseen_ndcg_at_10(scores: np.ndarray, histories: list[np.ndarray], targets: np.ndarray) -> float:
     """Mean NDCG@10 of one target per row, the row's history removed from the ranking."""
-    gains = []
-    for row, history, target in zip(scores, histories, targets, strict=True):
-        masked = row.copy()
-        masked[history] = -np.inf
-        rank = 1 + int((masked > masked[target]).sum())
-        gains.append(1.0 / math.log2(rank + 1) if rank <= 10 else 0.0)
-    return float(np.mean(gains))
+    ranks = 1.0 / reciprocal_ranks(scores, histories, targets)
+    return float(np.mean(np.where(ranks <= K, 1.0 / np.log2(ranks + 1), 0.0)))
 
 
 def tailor_sequential(
@@ -728,8 +724,8 @@ def main() -> None:
         for name in args.tailor.split(","):
             recipe, overrides = runs[name]
             tag = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+            best = name in BEST_EPOCH_RUNS
             for seed in seeds:
-                best = name in BEST_EPOCH_RUNS
                 key = f"tailor-{recipe}-{tag}{'-best' if best else ''}-seed{seed}".replace("/", "_")
                 if args.report and not (OUT / f"{key}.json").exists():
                     continue

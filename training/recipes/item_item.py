@@ -329,7 +329,8 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
             self.n_items = data.n_items
             self.mask_input_items = True  # False reproduces the earlier graph (benchmark comparisons)
 
-        def weighted_parts(self, item_sequence: torch.Tensor) -> list[torch.Tensor]:
+        def weighted_parts(self, item_sequence: torch.Tensor, only: int | None = None) -> list[torch.Tensor]:
+            """Each term's weighted, scaled scores [B, n_items]; with ``only``, that term's alone."""
             # The input's own items get nothing from these terms: "near what you had" says nothing about
             # having it again (the runtime never returns them), and left in they would take the maximum
             # that scales the term for every other item.
@@ -339,7 +340,9 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
             present = present.scatter(1, item_sequence, torch.ones_like(item_sequence, dtype=torch.float32))
             fresh = 1.0 - present[:, 1:] if self.mask_input_items else torch.ones_like(present[:, 1:])
             out = []
-            for term, weight in zip(self.terms, self.weights, strict=True):
+            for position, (term, weight) in enumerate(zip(self.terms, self.weights, strict=True)):
+                if only is not None and position != only:
+                    continue
                 scores = term(item_sequence) * fresh
                 out.append(weight * scores / scores.amax(dim=1, keepdim=True).clamp(min=1e-12))
             return out
@@ -357,7 +360,7 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
 
             class Part(nn.Module):
                 def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
-                    return terms.weighted_parts(item_sequence)[position]
+                    return terms.weighted_parts(item_sequence, only=position)[0]
 
             return Part()
 
