@@ -251,6 +251,7 @@ def test_user_personalization_update_keeps_the_feature_table_by_token(
         # The job reports the share of each item-to-item weight it serves (term_scale.py).
         assert manifest["training"]["item_item_scale"] in (1.0, 0.5, 0.25, 0.125, 0.0)
         assert manifest["training"]["cooccurrence_scale"] in (1.0, 0.5, 0.25, 0.125, 0.0)
+        assert manifest["training"]["transition_scale"] in (1.0, 0.5, 0.25, 0.125, 0.0)
         assert manifest["training"]["item_item_scale_checked_on"] > 0
     assert json.loads((update.model_dir / "manifest.json").read_text())["training"]["warm_start"] is True
     before = json.loads((full.model_dir / "features.json").read_text())["vocabulary"]

@@ -1,24 +1,26 @@
 """How much of the item-to-item terms a sequence model keeps, measured on the data it trains on.
 
-The EASE and co-occurrence terms of aws-user-personalization and -v2 (``item_item.py``) have fixed default
-weights, chosen on MovieLens latest-small. On other data they can be worth less: on MovieLens 100K
-(RecBole's protocol) a quarter to a half of them ranked the validation target better at every seed, and
-where a Users record or the request's context, not the history alone, says what comes next they can
-outvote the network (``tests/smoke/test_term_scale.py``: the full terms put 5.4% of the GRU's top 3 in the
-half of the catalogue the request's DEVICE rules out). So the recipe measures what each term is worth
-before it serves them:
+The EASE, co-occurrence and transition terms of aws-user-personalization and -v2 (``item_item.py``) have
+fixed default weights, chosen on MovieLens latest-small. On other data they can be worth less: on MovieLens
+100K (RecBole's protocol) a quarter to a half of them ranked the validation target better at every seed, and
+where a Users record or the request's context, not the history alone, says what comes next they can outvote
+the network (``tests/smoke/test_term_scale.py``: the full terms put 8.7% of the GRU's top 3 in the half of
+the catalogue the request's DEVICE rules out). So the recipe measures what each term is worth before it
+serves them:
 
 - ``hold_out_last_steps`` keeps back the newest step (the trailing run of one item) of up to
   ``HELD_OUT_USERS`` training users whose newest item is new to them; the network and a copy of the terms
   train without those rows;
 - ``choose_scales`` scores each held-out step with the network's logits (given the step's own record and
   context, as a request carries them, when the network reads features) plus each term times its scale,
-  for every pair of ``SCALES``, and keeps the pair with the best mean reciprocal rank of the held-out item
-  among the items the user has not had (the earlier pair on a tie, so larger shares win ties);
-- for a network without feature tokens the configured weights are the prior: another pair replaces them
+  for every combination of ``SCALES`` (125 for three terms), and keeps the one with the best mean reciprocal
+  rank of the held-out item among the items the user has not had (the earlier one on a tie, so larger
+  shares win ties);
+- for a network without feature tokens the configured weights are the prior: another combination replaces them
   only when its gain over them is at least ``MIN_GAIN_Z`` standard errors of the paired per-step
   difference. On MovieLens latest-small, where the weights were chosen, the held-out steps' differences
-  were within their noise and a free choice lowered the test MRR@25 on 6 of 8 seeds;
+  were within their noise and a free choice (of the first two terms) lowered the test MRR@25 on 6 of 8
+  seeds;
 - the served terms are rebuilt on all rows with each weight times its scale (a term at 0 is left out).
 
 The served network keeps its training without the held-out steps (at most ``HELD_OUT_USERS`` steps, one per

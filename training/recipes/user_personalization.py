@@ -14,18 +14,20 @@ training a few epochs keeps what the counts know and adds order. The Tailor defa
 5e-3 with a one-cycle schedule, 32 windows per step, dropout 0.3) were chosen on that data set with
 ``bench/quality.py``.
 
-Item-to-item terms (Tailor, ``item_item_*`` and ``cooccurrence_*``, ``ItemItemHyperparameters``). The
-served scores are the GRU's logits plus ``item_item_weight`` times an EASE item-to-item score of the
-input items (the newest weighted 1 and each older one ``item_item_decay`` times the next; EASE's top
-``item_item_neighbors`` weights per item, L2 ``item_item_l2``) plus ``cooccurrence_weight`` times a
-distance-weighted co-occurrence score (SIMS's table, a user's pair d items apart counting
-``cooccurrence_distance_decay ** (d - 1)``, merged with ``cooccurrence_decay``), each scaled to at most 1
-per input (``training/recipes/item_item.py``). They are part of the exported graph (gathers and
-scatter-adds over neighbour tables), so the runtime and the ``sequence_scores`` contract are unchanged;
-the GRU is trained alone, the terms are closed-form, and the share of each weight served is checked on
-held-out training steps (``term_scale.py``). On MovieLens latest-small (seed 42) the GRU alone
-scored NDCG@10 0.198, EASE alone 0.241 and their sum with weight 8 0.272; the co-occurrence term lifted
-MRR@25 from 0.236 to 0.255 over seeds 42-46. The 3-seed table is in the README.
+Item-to-item terms (Tailor, ``item_item_*``, ``cooccurrence_*`` and ``transition_*``,
+``ItemItemHyperparameters``). The served scores are the GRU's logits plus ``item_item_weight`` times an EASE
+item-to-item score of the input items (the newest weighted 1 and each older one ``item_item_decay`` times
+the next; EASE's top ``item_item_neighbors`` weights per item, L2 ``item_item_l2``) plus
+``cooccurrence_weight`` times a distance-weighted co-occurrence score (SIMS's table, a user's pair d items
+apart counting ``cooccurrence_distance_decay ** (d - 1)``, merged with ``cooccurrence_decay``) plus
+``transition_weight`` times a directed one (a ridge regression of each next item on the decayed items before
+it, ``transition_*``), each scaled to at most 1 per input (``training/recipes/item_item.py``). They are part
+of the exported graph (gathers and scatter-adds over neighbour tables), so the runtime and the
+``sequence_scores`` contract are unchanged; the GRU is trained alone, the terms are closed-form, and the
+share of each weight served is checked on held-out training steps (``term_scale.py``). On MovieLens
+latest-small (seed 42) the GRU alone scored NDCG@10 0.198, EASE alone 0.241 and their sum with weight 8
+0.272; the co-occurrence term lifted MRR@25 from 0.236 to 0.255 over seeds 42-46, the transition term from
+0.220 to 0.234 over seeds 45-52. The 3-seed table is in the README.
 
 Sequences. A user's history, chronological, with consecutive repeats of one item collapsed (a ``click``
 and a ``watch`` of the same item are one step, see ``training.data`` for the tie order). Training windows
@@ -81,7 +83,11 @@ if TYPE_CHECKING:
     import torch
 
 # The manifest's name (``training`` section) for the share of each term weight the graph serves.
-SCALE_NOTES = {"item_item_weight": "item_item_scale", "cooccurrence_weight": "cooccurrence_scale"}
+SCALE_NOTES = {
+    "item_item_weight": "item_item_scale",
+    "cooccurrence_weight": "cooccurrence_scale",
+    "transition_weight": "transition_scale",
+}
 
 
 @dataclass(frozen=True)
@@ -329,7 +335,7 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         hp = self.hyperparameters
         sequences, weights, rows = collapsed_sequences(used, recency)
         self.held_out = None
-        if hp.item_item_weight > 0 or hp.cooccurrence_weight > 0:
+        if hp.item_item_weight > 0 or hp.cooccurrence_weight > 0 or hp.transition_weight > 0:
             self.held_out = hold_out_last_steps(used, sequences, rows, rng)
         if self.held_out is None:
             return build_windows(sequences, weights, length, horizon, self.step_tokens(used, rows)), used
