@@ -102,12 +102,13 @@ def _dense_transition(data: Interactions, decay: float, l2: float) -> np.ndarray
     return weights
 
 
-def test_transition_table_matches_a_dense_regression() -> None:
+@pytest.mark.parametrize("decay", [0.0, 0.6, 1.0])
+def test_transition_table_matches_a_dense_regression(decay: float) -> None:
     rng = np.random.default_rng(5)
     histories = [[f"i{x}" for x in rng.integers(0, 10, size=rng.integers(2, 12))] for _ in range(40)]
     data = _data(histories)
-    index, score = transition_neighbors(data, 9, 5.0, 0.6, 1, 100)
-    expected = _dense_transition(data, 0.6, 5.0)
+    index, score = transition_neighbors(data, 9, 5.0, decay, 1, 100)
+    expected = _dense_transition(data, decay, 5.0)
     for item in range(data.n_items):
         valid = index[item] >= 0
         got = dict(zip(index[item][valid].tolist(), score[item][valid].tolist(), strict=True))
