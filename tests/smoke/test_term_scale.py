@@ -40,9 +40,10 @@ def _data(seed: int, n_users: int) -> Interactions:
 # The share of the new users' top 3 in the half their DEVICE says, with all three weights whole: 0.913 for the
 # GRU, 0.850 for v2. The chosen scales (EASE, co-occurrence, transition) are (1/2, 0, 1/4) and (1, 0, 1/8):
 # held-out mean reciprocal rank 0.430 and 0.393, against 0.382 and 0.341 for the best single scale of all
-# three; they leave 1.000 and 0.971.
+# three; they leave 1.000 and 0.971. v2's threshold, 0.95, leaves room for numerics that differ with the
+# thread count, and is still far above what full weights give (0.850).
 @pytest.mark.parametrize(
-    ("recipe_name", "right_half"), [("aws-user-personalization", 0.99), ("aws-user-personalization-v2", 0.97)]
+    ("recipe_name", "right_half"), [("aws-user-personalization", 0.99), ("aws-user-personalization-v2", 0.95)]
 )
 def test_terms_are_scaled_to_what_held_out_steps_rank_best(recipe_name: str, right_half: float) -> None:
     data, new_users = _data(3, 150), _data(11, 40)
