@@ -43,20 +43,26 @@ def _brute_force(data: Interactions, decay: float, discount: float, min_users: i
     return sim
 
 
+def _assert_table_holds(
+    index: np.ndarray, score: np.ndarray, expected: np.ndarray, floor: float, **tolerance: float
+) -> None:
+    """Each item's neighbours are exactly its weights above ``floor`` in ``expected``, with those weights."""
+    for item in range(len(index)):
+        valid = index[item] >= 0
+        got = dict(zip(index[item][valid].tolist(), score[item][valid].tolist(), strict=True))
+        want = {j: w for j, w in enumerate(expected[item]) if w > floor}
+        assert got.keys() == want.keys()
+        for j, w in want.items():
+            assert got[j] == pytest.approx(w, **tolerance)
+
+
 @pytest.mark.parametrize("decay", [0.0, 0.5, 0.95])
 def test_distance_weighted_counts_match_a_brute_force_count(decay: float) -> None:
     rng = np.random.default_rng(3)
     histories = [[f"i{x}" for x in rng.integers(0, 12, size=rng.integers(2, 15))] for _ in range(30)]
     data = _data(histories)
     index, score = cooccurrence_neighbors(data, 11, 0.5, 2, distance_decay=decay)
-    expected = _brute_force(data, decay, 0.5, 2)
-    for item in range(data.n_items):
-        valid = index[item] >= 0
-        got = dict(zip(index[item][valid].tolist(), score[item][valid].tolist(), strict=True))
-        want = {j: s for j, s in enumerate(expected[item]) if s > 0}
-        assert got.keys() == want.keys()
-        for j, s in want.items():
-            assert got[j] == pytest.approx(s, rel=1e-5)
+    _assert_table_holds(index, score, _brute_force(data, decay, 0.5, 2), floor=0.0, rel=1e-5)
 
 
 def test_items_close_in_histories_outrank_items_far_apart() -> None:
@@ -108,14 +114,7 @@ def test_transition_table_matches_a_dense_regression(decay: float) -> None:
     histories = [[f"i{x}" for x in rng.integers(0, 10, size=rng.integers(2, 12))] for _ in range(40)]
     data = _data(histories)
     index, score = transition_neighbors(data, 9, 5.0, decay, 1, 100)
-    expected = _dense_transition(data, decay, 5.0)
-    for item in range(data.n_items):
-        valid = index[item] >= 0
-        got = dict(zip(index[item][valid].tolist(), score[item][valid].tolist(), strict=True))
-        want = {j: w for j, w in enumerate(expected[item]) if w > 1e-9}
-        assert got.keys() == want.keys()
-        for j, w in want.items():
-            assert got[j] == pytest.approx(w, rel=1e-4, abs=1e-7)
+    _assert_table_holds(index, score, _dense_transition(data, decay, 5.0), floor=1e-9, rel=1e-4, abs=1e-7)
 
 
 def test_transition_table_is_directed() -> None:
