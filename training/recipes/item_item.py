@@ -100,6 +100,11 @@ class ItemItemHyperparameters(Hyperparameters):
         100.0, low=1.0, high=10000.0, doc="Transition term: the regression's L2 regularisation (Tailor)."
     )
 
+    @property
+    def any_term(self) -> bool:
+        """Whether ``item_item_terms`` builds at least one term."""
+        return self.item_item_weight > 0 or self.cooccurrence_weight > 0 or self.transition_weight > 0
+
 
 # Pairs further apart than this weigh less than this share of an adjacent pair and are left out.
 _NEGLIGIBLE_WEIGHT = 1e-4

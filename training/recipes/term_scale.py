@@ -93,11 +93,21 @@ def hold_out_last_steps(
 
 def reciprocal_ranks(scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.ndarray) -> np.ndarray:
     """Per row of ``scores`` [n, items], 1 / the rank of its target among the items not in its history."""
-    scores = scores.copy()
+    return _masked_reciprocal_ranks(_without_histories(scores, histories), targets)
+
+
+def _without_histories(scores: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+    """A copy of ``scores`` with each row's history at -inf."""
+    masked = np.array(scores, copy=True)
     for row, history in enumerate(histories):
-        scores[row, history] = -np.inf
-    wanted = scores[np.arange(len(targets)), targets][:, None]
-    return 1.0 / (1 + (scores > wanted).sum(axis=1))
+        masked[row, history] = -np.inf
+    return masked
+
+
+def _masked_reciprocal_ranks(masked: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``reciprocal_ranks`` of scores whose histories are already at -inf."""
+    wanted = masked[np.arange(len(targets)), targets][:, None]
+    return 1.0 / (1 + np.count_nonzero(masked > wanted, axis=1))
 
 
 def choose_scales(
@@ -114,21 +124,16 @@ def choose_scales(
     ``min_z`` standard errors of the per-step difference."""
     # 125 combinations for three terms: mask the histories once (-inf stays -inf whatever a term adds) and
     # reuse two buffers, instead of copying and masking per combination.
-    masked = np.array(network, dtype=np.float32, copy=True)
-    for row, history in enumerate(histories):
-        masked[row, history] = -np.inf
-    rows = np.arange(len(targets))
+    masked = _without_histories(network, histories)
     scores, scaled = np.empty_like(masked), np.empty_like(masked)
     ranks: dict[tuple[float, ...], np.ndarray] = {}
     for combination in itertools.product(scales, repeat=len(terms)):
         np.copyto(scores, masked)
         for scale, term in zip(combination, terms, strict=True):
             if scale:
-                np.multiply(term, np.float32(scale), out=scaled)
+                np.multiply(term, scaled.dtype.type(scale), out=scaled)
                 scores += scaled
-        wanted = scores[rows, targets][:, None]
-        above = np.count_nonzero(scores > wanted, axis=1)
-        ranks[tuple(float(s) for s in combination)] = 1.0 / (1 + above)
+        ranks[tuple(float(s) for s in combination)] = _masked_reciprocal_ranks(scores, targets)
     quality = {combination: float(r.mean()) for combination, r in ranks.items()}
     best = max(quality.values())
     chosen = next(combination for combination in quality if quality[combination] == best)

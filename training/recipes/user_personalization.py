@@ -335,7 +335,7 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         hp = self.hyperparameters
         sequences, weights, rows = collapsed_sequences(used, recency)
         self.held_out = None
-        if hp.item_item_weight > 0 or hp.cooccurrence_weight > 0 or hp.transition_weight > 0:
+        if hp.any_term:
             self.held_out = hold_out_last_steps(used, sequences, rows, rng)
         if self.held_out is None:
             return build_windows(sequences, weights, length, horizon, self.step_tokens(used, rows)), used
