@@ -358,8 +358,11 @@ def publish_model(version_arn: str, model_dir: Path, hours: float) -> None:
     chosen: dict[str, Any] = {}
     if "automl" in manifest:
         # The version was trained with the recipe AutoML chose; the solution reports it as autoMLResult.
+        # Written before the version turns ACTIVE: a caller that polls the version and then describes the
+        # solution must find it there.
         chosen["recipeArn"] = f"{arns.RECIPE_PREFIX}{manifest['automl']['best_recipe']}"
-    version = _set(
+        _record_automl_result(version_arn.rsplit("/", 1)[0], chosen["recipeArn"])
+    _set(
         version_arn,
         lc.ACTIVE,
         trainingHours=round(hours, 6),
@@ -373,8 +376,6 @@ def publish_model(version_arn: str, model_dir: Path, hours: float) -> None:
         },
         **chosen,
     )
-    if chosen:
-        _record_automl_result(version["solutionArn"], chosen["recipeArn"])
     sync_campaigns(version_arn)
 
 

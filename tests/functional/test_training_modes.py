@@ -1,4 +1,4 @@
-"""Automatic training, UpdateSolution, trainingMode rules and tags, through the control handler under moto.
+"""Automatic training, UpdateSolution, trainingMode rules, tags and when AutoML's result is written, under moto.
 
 Training itself is not run here (a recording workflow starter keeps versions CREATE PENDING); the clock
 of the automatic-training check is injected.
@@ -7,6 +7,7 @@ of the automatic-training check is injected.
 from __future__ import annotations
 
 import itertools
+import json
 
 import boto3
 import pytest
@@ -170,3 +171,37 @@ def test_sagemaker_prepare_sends_the_previous_model_for_an_update_and_says_where
     _, tags = control_op("ListTagsForResource", resourceArn=update["solutionVersionArn"])
     [progress] = [t["tagValue"] for t in tags["tags"] if t["tagKey"] == TAG_KEY]
     assert progress.startswith("phase=training backend=sagemaker") and job["trainingJobName"] in progress
+
+
+def test_automl_result_is_on_the_solution_before_the_version_turns_active(group, tmp_path, monkeypatch):
+    # A client polls DescribeSolutionVersion until ACTIVE, then reads autoMLResult from DescribeSolution:
+    # the solution must carry it by the time the version is ACTIVE (this once raced in the suite).
+    from functions.workflows import run
+
+    workflows.set_starter(RecordingStarter())
+    hrnn = "arn:aws:personalize:::recipe/aws-hrnn"
+    recipes = [hrnn, "arn:aws:personalize:::recipe/aws-popularity-count"]
+    config = {"autoMLConfig": {"metricName": "precision_at_25", "recipeList": recipes}}
+    _, out = control_op("CreateSolution", name="automl", datasetGroupArn=group["group"], performAutoML=True,
+                        solutionConfig=config)  # fmt: skip
+    solution = out["solutionArn"]
+    _, version = control_op("CreateSolutionVersion", solutionArn=solution)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "metrics.json").write_text("{}")
+    manifest = {"automl": {"best_recipe": "aws-hrnn"}, "hyperparameters": {}}
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    on_the_solution: list[object] = []
+    set_status = run._set
+
+    def checking_set(arn, status, *args, **fields):
+        if status == lc.ACTIVE:
+            on_the_solution.append(ResourceStore().get(solution, lc.SOLUTION).get("autoMLResult"))
+        return set_status(arn, status, *args, **fields)
+
+    monkeypatch.setattr(run, "_set", checking_set)
+    run.publish_model(version["solutionVersionArn"], model, 0.01)
+    assert on_the_solution == [{"bestRecipeArn": hrnn}]
+    _, described = control_op("DescribeSolutionVersion", solutionVersionArn=version["solutionVersionArn"])
+    assert described["solutionVersion"]["status"] == "ACTIVE"
+    assert described["solutionVersion"]["recipeArn"] == hrnn
