@@ -1,4 +1,4 @@
-"""Automatic training, UpdateSolution, trainingMode rules, tags and when AutoML's result is written, under moto.
+"""Automatic training, UpdateSolution, trainingMode rules, tags and AutoML's result, under moto.
 
 Training itself is not run here (a recording workflow starter keeps versions CREATE PENDING); the clock
 of the automatic-training check is injected.
