@@ -32,6 +32,11 @@ def dataset_arn(dataset_group_arn: str, dataset_type: str) -> str:
     return f"{prefix}:dataset/{group_name}/{dataset_type.upper()}"
 
 
+def solution_of_version(version_arn: str) -> str:
+    """A solution version's ARN is its solution's ARN plus ``/`` and the version's id."""
+    return version_arn.rsplit("/", 1)[0]
+
+
 def name_of(resource_arn: str) -> str:
     return resource_part(resource_arn).split("/")[1]
 

@@ -361,7 +361,7 @@ def publish_model(version_arn: str, model_dir: Path, hours: float) -> None:
         # Written before the version turns ACTIVE: a caller that polls the version and then describes the
         # solution must find it there.
         chosen["recipeArn"] = f"{arns.RECIPE_PREFIX}{manifest['automl']['best_recipe']}"
-        _record_automl_result(version_arn.rsplit("/", 1)[0], chosen["recipeArn"])
+        _record_automl_result(arns.solution_of_version(version_arn), chosen["recipeArn"])
     _set(
         version_arn,
         lc.ACTIVE,
@@ -395,7 +395,7 @@ def sync_campaigns(version_arn: str) -> None:
     serving the version it has (its latestCampaignUpdate says why).
     """
     store = ResourceStore()
-    solution_arn = version_arn.rsplit("/", 1)[0]
+    solution_arn = arns.solution_of_version(version_arn)
     for campaign in store.list(lc.CAMPAIGN):
         if campaign.get("tailorSyncSolutionArn") != solution_arn or campaign["status"] != lc.ACTIVE:
             continue
