@@ -55,6 +55,7 @@ from training.data import Interactions
 from training.item_metadata import ItemFeatures, pool_item_metadata
 from training.onnx_export import USER_AFFINITY, export_and_verify, user_affinity_contract
 from training.recipes.base import EpochCallback, ExportResult, Hyperparameters, Recipe, hyperparameter
+from training.recipes.item_item import item_user_pairs
 
 SEGMENTS_FILE = "segments.json"
 MIN_REPEAT_FACTOR = 1e-6
@@ -139,8 +140,7 @@ def repeat_share(data: Interactions) -> float:
 
 def takers(data: Interactions) -> list[np.ndarray]:
     """Per item index: the sorted user indices that interacted with it."""
-    pairs = np.unique(data.item * np.int64(max(data.n_users, 1)) + data.user)
-    items, users = pairs // max(data.n_users, 1), pairs % max(data.n_users, 1)
+    items, users = item_user_pairs(data)
     return np.split(users, np.searchsorted(items, np.arange(1, data.n_items)))
 
 

@@ -162,6 +162,14 @@ class _DistanceWeightedCounts:
         return counts.reshape(stop - start, self.n_items).astype(np.float32)
 
 
+def item_user_pairs(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
+    """(items, users): one pair per user who interacted with an item, sorted by item then user, so the
+    tables count users, not interactions."""
+    n_users = max(data.n_users, 1)
+    pairs = np.unique(data.item * np.int64(n_users) + data.user)
+    return pairs // n_users, pairs % n_users
+
+
 def cooccurrence_neighbors(
     data: Interactions,
     k: int,
@@ -180,9 +188,7 @@ def cooccurrence_neighbors(
     import torch
 
     n_items = data.n_items
-    # One (item, user) pair per user who interacted with the item, sorted by item then user.
-    pairs = np.unique(data.item * np.int64(data.n_users) + data.user)
-    items, users = pairs // data.n_users, pairs % data.n_users
+    items, users = item_user_pairs(data)
     users_per_item = np.bincount(items, minlength=n_items).astype(np.float64)
     item_ptr = np.zeros(n_items + 1, dtype=np.int64)
     np.cumsum(users_per_item.astype(np.int64), out=item_ptr[1:])
@@ -203,7 +209,7 @@ def cooccurrence_neighbors(
         x = torch.sparse_csr_tensor(
             torch.from_numpy(user_ptr),
             torch.from_numpy(items[by_user]),
-            torch.ones(len(pairs), dtype=torch.float32),
+            torch.ones(len(items), dtype=torch.float32),
             size=(data.n_users, n_items),
         ).to(device_t)
         block = max(1, _BLOCK_CELLS // max(n_items, 1))
@@ -315,8 +321,7 @@ def ease_neighbors(
     import torch
 
     n_items = data.n_items
-    pairs = np.unique(data.item * np.int64(data.n_users) + data.user)
-    items, users = pairs // data.n_users, pairs % data.n_users
+    items, users = item_user_pairs(data)
     kept = _regression_items(items, n_items, min_users, max_items)
     k = min(k, max(len(kept) - 1, 0))
     if k == 0:
@@ -360,8 +365,7 @@ def transition_neighbors(
     import torch
 
     n_items = data.n_items
-    pairs = np.unique(data.item * np.int64(data.n_users) + data.user)
-    kept = _regression_items(pairs // data.n_users, n_items, min_users, max_items)
+    kept = _regression_items(item_user_pairs(data)[0], n_items, min_users, max_items)
     k = min(k, max(len(kept) - 1, 0))
     column = np.full(n_items, -1, dtype=np.int64)
     column[kept] = np.arange(len(kept))

@@ -75,7 +75,12 @@ from training.recipes.base import (
     top_k_unseen_chunked,
 )
 from training.recipes.feature_reader import FEATURE_EMBEDDING, FeatureReader, feature_pool, spread_over_steps
-from training.recipes.item_item import ItemItemHyperparameters, item_item_terms, with_item_item
+from training.recipes.item_item import (
+    ItemItemHyperparameters,
+    item_item_terms,
+    item_user_pairs,
+    with_item_item,
+)
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 from training.recipes.term_scale import MIN_GAIN_Z, HeldOutSteps, choose_scales, hold_out_last_steps
 
@@ -234,8 +239,7 @@ def cooccurrence_embeddings(data: Interactions, dim: int, seed: int) -> np.ndarr
     """
     import torch
 
-    pairs = np.unique(data.item * np.int64(data.n_users) + data.user)
-    items, users = pairs // data.n_users, pairs % data.n_users
+    items, users = item_user_pairs(data)
     per_item = np.bincount(items, minlength=data.n_items).astype(np.float64)
     values = 1.0 / np.sqrt(per_item[items])
     with warnings.catch_warnings():
