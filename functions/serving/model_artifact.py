@@ -9,7 +9,10 @@ Scores. For ``sequence_scores`` and ``user_feature_scores`` models (the latter a
 index, 0 for a user it does not know, and the tokens of their record and context) the graph returns one
 logit per catalogue item; the score of an item is its softmax probability over the whole catalogue, as
 Personalize defines User-Personalization scores, so the scores of the returned items are in [0, 1] and sum
-to at most 1 (items the user has seen keep their share of the denominator but are never returned).
+to at most 1 (items the user has seen keep their share of the denominator but are never returned). The
+sequence recipes' graphs divide their logits by a temperature fitted on held-out training steps
+(``training/recipes/score_temperature.py``), so these probabilities are the model's calibrated belief,
+not the near-one peak that the sum of a network and the item-to-item terms would give.
 Cold-start users (no known history) get the most popular items scored by their share of all training
 interactions, which is the same softmax a popularity model produces. For ``item_neighbors`` models the
 score is the SIMS similarity of the neighbour (see the aws-sims recipe); items that fill the list up from

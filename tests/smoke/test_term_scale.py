@@ -88,3 +88,13 @@ def test_without_feature_tokens_the_configured_weights_stay_without_clear_eviden
         1.0,
         1.0,
     )
+
+    # The served logits are that sum divided by the score temperature fitted on the same steps
+    # (score_temperature.py): one constant, so the ranking stays the sum's and only the scores change.
+    temperature = recipe.temperature
+    assert notes["score_temperature"] == round(temperature, 4)
+    assert temperature > 1.0  # the sum of three terms at weights 8, 8 and 4 claims more than it knows
+    histories = recipe.held_out.histories[:20]
+    tempered = recipe.scores(histories)
+    recipe.temperature = 1.0
+    np.testing.assert_allclose(tempered * temperature, recipe.scores(histories), rtol=1e-4, atol=1e-3)

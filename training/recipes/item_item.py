@@ -494,12 +494,15 @@ def item_item_terms(data: Interactions, hp: ItemItemHyperparameters, length: int
     return WeightedTerms().to(device)
 
 
-def with_item_item(model: Any, terms: Any, features: bool = False) -> Any:
-    """nn.Module: ``model(item_sequence) + terms(item_sequence)`` (``terms`` from ``item_item_terms``; None:
-    the model alone); with ``features``, ``forward(item_sequence, feature_tokens)`` and the tokens go to
-    the model only (the item-to-item terms read items, not who or where)."""
+def with_item_item(model: Any, terms: Any, features: bool = False, temperature: float = 1.0) -> Any:
+    """nn.Module: ``(model(item_sequence) + terms(item_sequence)) / temperature`` (``terms`` from
+    ``item_item_terms``; None: the model alone; ``temperature`` from ``score_temperature.py``); with
+    ``features``, ``forward(item_sequence, feature_tokens)`` and the tokens go to the model only (the
+    item-to-item terms read items, not who or where)."""
     import torch
     from torch import nn
+
+    inverse = 1.0 / temperature
 
     class WithItemItem(nn.Module):
         def __init__(self) -> None:
@@ -507,14 +510,18 @@ def with_item_item(model: Any, terms: Any, features: bool = False) -> Any:
             self.model = model
             self.terms = terms
 
+        def tempered(self, scores: torch.Tensor) -> torch.Tensor:
+            return scores if inverse == 1.0 else scores * inverse
+
         def forward(self, item_sequence: torch.Tensor) -> torch.Tensor:
-            return self.model(item_sequence) + self.terms(item_sequence)
+            scores = self.model(item_sequence)
+            return self.tempered(scores if self.terms is None else scores + self.terms(item_sequence))
 
     class WithItemItemAndFeatures(WithItemItem):
         def forward(self, item_sequence: torch.Tensor, feature_tokens: torch.Tensor) -> torch.Tensor:
             scores = self.model(item_sequence, feature_tokens)
-            return scores if self.terms is None else scores + self.terms(item_sequence)
+            return self.tempered(scores if self.terms is None else scores + self.terms(item_sequence))
 
     if features:
         return WithItemItemAndFeatures().eval()
-    return model if terms is None else WithItemItem().eval()
+    return model if terms is None and inverse == 1.0 else WithItemItem().eval()

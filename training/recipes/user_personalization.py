@@ -24,7 +24,9 @@ apart counting ``cooccurrence_distance_decay ** (d - 1)``, merged with ``cooccur
 it, ``transition_*``), each scaled to at most 1 per input (``training/recipes/item_item.py``). They are part
 of the exported graph (gathers and scatter-adds over neighbour tables), so the runtime and the
 ``sequence_scores`` contract are unchanged; the GRU is trained alone, the terms are closed-form, and the
-share of each weight served is checked on held-out training steps (``term_scale.py``). On MovieLens
+share of each weight served is checked on held-out training steps (``term_scale.py``). On the same steps
+a score temperature is fitted and the graph's logits are divided by it, so the runtime's softmax scores
+are calibrated next-item probabilities (``score_temperature.py``; rankings do not change). On MovieLens
 latest-small (seed 42) the GRU alone scored NDCG@10 0.198, EASE alone 0.241 and their sum with weight 8
 0.272; the co-occurrence term lifted MRR@25 from 0.236 to 0.255 over seeds 42-46, the transition term from
 0.220 to 0.234 over seeds 45-52. The 3-seed table is in the README.
@@ -81,6 +83,7 @@ from training.recipes.item_item import (
     item_user_pairs,
     with_item_item,
 )
+from training.recipes.score_temperature import fit_temperature
 from training.recipes.sequence_training import collapsed_sequences, fit_next_item
 from training.recipes.term_scale import MIN_GAIN_Z, HeldOutSteps, choose_scales, hold_out_last_steps
 
@@ -320,6 +323,7 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         self.held_out: HeldOutSteps | None = None
         self.term_scales: dict[str, float] = {}  # weight hyperparameter -> the share of it served
         self.term_quality: dict[tuple[float, ...], float] = {}
+        self.temperature = 1.0  # the served logits are divided by it (``score_temperature.py``)
 
     @abstractmethod
     def input_length(self) -> int:
@@ -339,6 +343,7 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         hp = self.hyperparameters
         sequences, weights, rows = collapsed_sequences(used, recency)
         self.held_out = None
+        self.temperature = 1.0
         if hp.any_term:
             self.held_out = hold_out_last_steps(used, sequences, rows, rng)
         if self.held_out is None:
@@ -367,6 +372,10 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         min_z = 0.0 if self.reads_features else MIN_GAIN_Z
         scales, self.term_quality = choose_scales(network, terms, held.histories, held.targets, min_z)
         self.term_scales = dict(zip(self.item_item.names, scales, strict=True))
+        served = network.astype(np.float64)
+        for scale, term in zip(scales, terms, strict=True):
+            served += scale * term
+        self.temperature = fit_temperature(served, held.targets)
         scaled = dataclasses.replace(
             hp, **{name: getattr(hp, name) * scale for name, scale in self.term_scales.items()}
         )
@@ -377,12 +386,14 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
             return {}
         notes: dict[str, Any] = {SCALE_NOTES[name]: scale for name, scale in self.term_scales.items()}
         notes["item_item_scale_checked_on"] = len(self.held_out)
+        notes["score_temperature"] = round(self.temperature, 4)
         return notes
 
     def served(self) -> Any:
-        """The module the runtime runs (and ``scores`` evaluates): the network plus the item-to-item terms;
-        it takes ``(item_sequence, feature_tokens)`` when the network reads feature tokens."""
-        return with_item_item(self.model, self.item_item, self.reads_features)
+        """The module the runtime runs (and ``scores`` evaluates): the network plus the item-to-item terms,
+        divided by the score temperature; it takes ``(item_sequence, feature_tokens)`` when the network
+        reads feature tokens."""
+        return with_item_item(self.model, self.item_item, self.reads_features, self.temperature)
 
     def scores(self, histories: Sequence[np.ndarray], tokens: np.ndarray | None = None) -> np.ndarray:
         """Logits [batch, n_items] for chronological item-index histories, with each row's feature tokens
