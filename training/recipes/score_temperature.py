@@ -24,12 +24,19 @@ _STEPS = 40  # golden-section steps over log(1 / T): the bracket shrinks to 0.61
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
+_CHUNK_CELLS = 1 << 22  # float64 cells per block: 32 MB, whatever the catalogue size
+
+
 def mean_log_loss(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:
     """Mean of -log softmax(logits / temperature)[target] over the rows of ``logits`` [n, items]."""
-    scaled = logits.astype(np.float64) / temperature
-    top = scaled.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(scaled - top).sum(axis=1)) + top[:, 0]
-    return float((log_norm - scaled[np.arange(len(targets)), targets]).mean())
+    rows = max(1, _CHUNK_CELLS // max(logits.shape[1], 1))
+    total = 0.0
+    for start in range(0, len(targets), rows):
+        scaled = logits[start : start + rows].astype(np.float64) / temperature
+        top = scaled.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(scaled - top).sum(axis=1)) + top[:, 0]
+        total += float((log_norm - scaled[np.arange(len(scaled)), targets[start : start + rows]]).sum())
+    return total / len(targets)
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:

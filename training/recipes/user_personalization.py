@@ -372,9 +372,10 @@ class ItemItemSequenceRecipe(FeatureReader, Recipe):
         min_z = 0.0 if self.reads_features else MIN_GAIN_Z
         scales, self.term_quality = choose_scales(network, terms, held.histories, held.targets, min_z)
         self.term_scales = dict(zip(self.item_item.names, scales, strict=True))
-        served = network.astype(np.float64)
+        served = network  # no longer needed as the network's alone: summed in place
         for scale, term in zip(scales, terms, strict=True):
-            served += scale * term
+            if scale:
+                served += np.float32(scale) * term
         self.temperature = fit_temperature(served, held.targets)
         scaled = dataclasses.replace(
             hp, **{name: getattr(hp, name) * scale for name, scale in self.term_scales.items()}
