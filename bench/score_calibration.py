@@ -28,6 +28,8 @@ from quality import load_dataset  # noqa: E402
 
 from training.data import Interactions  # noqa: E402
 from training.recipes import get_recipe  # noqa: E402
+from training.recipes.base import top_k_unseen  # noqa: E402
+from training.recipes.score_temperature import mean_log_loss  # noqa: E402
 from training.split import Split, personalize_split  # noqa: E402
 
 
@@ -45,17 +47,15 @@ def next_items(split: Split, data: Interactions) -> tuple[list[int], list[int]]:
 
 
 def calibration(logits: np.ndarray, histories: list[np.ndarray], targets: np.ndarray) -> tuple[float, ...]:
-    """(mean top score, top-item hit rate, mean log-loss of the target) for softmax(logits)."""
+    """(mean top score, top-item hit rate, mean log-loss of the target) for softmax(logits), the top item
+    being the best one not in the history, as the runtime returns it."""
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     probabilities = np.exp(shifted)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
+    top = np.array([best[0] for best in top_k_unseen(probabilities, histories, 1)])
     rows = np.arange(len(targets))
-    log_loss = float(-np.log(np.maximum(probabilities[rows, targets], 1e-300)).mean())
-    returnable = probabilities.copy()
-    for row, history in enumerate(histories):
-        returnable[row, history] = -1.0
-    top = returnable.argmax(axis=1)
-    return float(returnable[rows, top].mean()), float((top == targets).mean()), log_loss
+    hit_rate = float((top == targets).mean())
+    return float(probabilities[rows, top].mean()), hit_rate, mean_log_loss(logits, targets, 1.0)
 
 
 def main() -> None:

@@ -22,9 +22,7 @@ MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 100.0
 _STEPS = 40  # golden-section steps over log(1 / T): the bracket shrinks to 0.618 ** 40 of its width
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-
-
-_CHUNK_CELLS = 1 << 22  # float64 cells per block: 32 MB, whatever the catalogue size
+_CHUNK_CELLS = 1 << 22  # float64 cells per block of the log-loss: 32 MB, whatever the catalogue size
 
 
 def mean_log_loss(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:
