@@ -56,7 +56,7 @@ bench-quality: $(STAMP)
 bench-serving: $(STAMP)
 	$(PY) bench/serving.py
 
-# RecBole beside Tailor on MovieLens 100K (creates RecBole's venv under .bench/ once; long: see README).
+# RecBole beside Tailor on MovieLens 100K (creates RecBole's venv under .bench/ once; long: see bench/RESULTS.md).
 bench-recbole: $(STAMP)
 	nice -n 15 $(PY) bench/recbole_compare.py
 

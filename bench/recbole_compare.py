@@ -104,7 +104,7 @@ GENRES = (
 TAILOR_RUNS: dict[str, tuple[str, dict[str, str]]] = {
     "aws-user-personalization": ("aws-user-personalization", {}),
     # v2's default epochs are too few optimizer steps on 943 users; 20 epochs is what 100K needs. Its
-    # rows in the README were measured with 2 self-attention blocks, v2's default until it became 1.
+    # rows in bench/RESULTS.md were measured with 2 self-attention blocks, v2's default until it became 1.
     "aws-user-personalization-v2": (
         "aws-user-personalization-v2",
         {"max_sequence_length": "50", "epochs": "20", "num_layers": "2"},
