@@ -9,8 +9,9 @@ from training.split import Split
 TOP_K = max(K_VALUES)
 
 
-def evaluate(recipe: Recipe, split: Split, catalog_size: int) -> dict[str, float]:
-    """Personalize's metric set for ``recipe`` (fitted on ``split.train``) on the held-out users."""
+def held_out_lists(recipe: Recipe, split: Split) -> tuple[dict[int, list[int]], dict[int, set[int]]]:
+    """The top ``TOP_K`` recommendations of ``recipe`` (fitted on ``split.train``) and the truth, for each
+    evaluated held-out user (keyed by position in the split)."""
     positions = split.evaluated()
     histories = [split.visible[i] for i in positions]
     recommend_users = getattr(recipe, "recommend_users", None)
@@ -22,5 +23,10 @@ def evaluate(recipe: Recipe, split: Split, catalog_size: int) -> dict[str, float
     recommendations = {
         i: [int(item) for item in items] for i, items in zip(positions, recommended, strict=True)
     }
-    truth = {i: split.truth[i] for i in positions}
+    return recommendations, {i: split.truth[i] for i in positions}
+
+
+def evaluate(recipe: Recipe, split: Split, catalog_size: int) -> dict[str, float]:
+    """Personalize's metric set for ``recipe`` (fitted on ``split.train``) on the held-out users."""
+    recommendations, truth = held_out_lists(recipe, split)
     return personalize_metrics(recommendations, truth, catalog_size)

@@ -104,6 +104,24 @@ def coverage(recommendations: Iterable[Sequence[Item]], catalog_size: int, k: in
     return len(distinct) / catalog_size
 
 
+def per_user_metrics(
+    recommendations: Mapping[User, Sequence[Item]],
+    truth: Mapping[User, Collection[Item]],
+) -> dict[str, list[float]]:
+    """Every metric of ``METRIC_KEYS`` that is averaged over users (all but coverage), one value per user
+    with a non-empty truth, in ``truth``'s order."""
+    users = [user for user, relevant in truth.items() if relevant]
+    values: dict[str, list[float]] = {key: [] for key in METRIC_KEYS if key != "coverage"}
+    for user in users:
+        recommended, relevant = list(recommendations.get(user, ())), truth[user]
+        values["mean_reciprocal_rank_at_25"].append(reciprocal_rank_at_k(recommended, relevant, MRR_K))
+        for k in K_VALUES:
+            ndcg = ndcg_at_k(recommended, relevant, k)
+            values[f"normalized_discounted_cumulative_gain_at_{k}"].append(ndcg)
+            values[f"precision_at_{k}"].append(precision_at_k(recommended, relevant, k))
+    return values
+
+
 def personalize_metrics(
     recommendations: Mapping[User, Sequence[Item]],
     truth: Mapping[User, Collection[Item]],
@@ -114,14 +132,7 @@ def personalize_metrics(
     result = dict.fromkeys(METRIC_KEYS, 0.0)
     if not users:
         return result
-    lists = [list(recommendations.get(user, ())) for user in users]
-    for recommended, user in zip(lists, users, strict=True):
-        relevant = truth[user]
-        result["mean_reciprocal_rank_at_25"] += reciprocal_rank_at_k(recommended, relevant, MRR_K)
-        for k in K_VALUES:
-            result[f"normalized_discounted_cumulative_gain_at_{k}"] += ndcg_at_k(recommended, relevant, k)
-            result[f"precision_at_{k}"] += precision_at_k(recommended, relevant, k)
-    for key in METRIC_KEYS:
-        result[key] /= len(users)
-    result["coverage"] = coverage(lists, catalog_size)
+    for key, values in per_user_metrics(recommendations, truth).items():
+        result[key] = sum(values) / len(users)
+    result["coverage"] = coverage([list(recommendations.get(user, ())) for user in users], catalog_size)
     return result
