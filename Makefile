@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.installed
+# The AWS CLI (v1, from PyPI) pins its own botocore, so it gets a venv of its own (tests/clients).
+CLI_VENV := .venv-awscli
+CLI_STAMP := $(CLI_VENV)/.installed
+AWSCLI_VERSION := 1.46.3
 
 .PHONY: demo test test-fast test-localstack test-deployed synth lint serve bench-quality bench-serving bench-recbole bench-onnx clean
 
@@ -18,6 +22,11 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+$(CLI_STAMP): Makefile
+	test -x $(CLI_VENV)/bin/python || $(PYTHON) -m venv $(CLI_VENV)
+	$(CLI_VENV)/bin/python -m pip install --quiet awscli==$(AWSCLI_VERSION)
+	touch $(CLI_STAMP)
+
 demo: $(STAMP)
 	$(PY) demo/movielens.py
 
@@ -25,7 +34,7 @@ demo: $(STAMP)
 # the integration suite again against the CDK stack deployed into LocalStack.
 test: test-fast test-localstack
 
-test-fast: $(STAMP) $(NODE_STAMP)
+test-fast: $(STAMP) $(NODE_STAMP) $(CLI_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -rs
@@ -64,4 +73,4 @@ bench-onnx: $(STAMP)
 	$(PY) bench/onnx_speed.py
 
 clean:
-	rm -rf $(VENV) .tailor .pytest_cache .ruff_cache .cache .localstack node_modules cdk.out
+	rm -rf $(VENV) $(CLI_VENV) .tailor .pytest_cache .ruff_cache .cache .localstack node_modules cdk.out
