@@ -1,4 +1,5 @@
-"""DescribeAlgorithm: a recipe's algorithm as the training container implements it.
+"""DescribeAlgorithm and DescribeFeatureTransformation: a recipe's algorithm and data preparation as the
+training container implements them.
 
 Read from the training package's registry (``training.recipes.RECIPES``), like the recipe catalogue, so
 the defaults and ranges a caller sees are the ones the training job parses: Personalize's documented
@@ -18,6 +19,9 @@ from functions.resources.recipes import CATALOGUE_DATE
 # which reads its input channels as files, as SageMaker's File input mode provides them.
 TRAINING_IMAGE = {"name": "tailor-training", "dockerURI": "training/Dockerfile"}
 TRAINING_INPUT_MODE = "File"
+# The hyperparameters that prepare the data rather than shape the model: Personalize documents them as
+# feature transformation hyperparameters, and solutionConfig.featureTransformationParameters sets them.
+FEATURE_PARAMETERS = ("max_user_history_length_percentile", "min_user_history_length_percentile")
 
 
 def hyperparameter_ranges(ranges: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -72,6 +76,33 @@ class AlgorithmOperations:
                     {k: dict(v) for k, v in info.hyperparameter_ranges.items()}
                 ),
                 "trainingInputMode": TRAINING_INPUT_MODE,
+                "creationDateTime": CATALOGUE_DATE,
+                "lastUpdatedDateTime": CATALOGUE_DATE,
+            }
+        }
+
+
+class FeatureTransformationOperations:
+    def describe_feature_transformation(self, featureTransformationArn: str) -> dict[str, Any]:
+        from training.recipes import RECIPES
+
+        users = [i for i in RECIPES.values() if i.feature_transformation_arn == featureTransformationArn]
+        if not users:
+            raise ResourceNotFoundException(f"Could not find resource: {featureTransformationArn}")
+        # Several recipes can share a transformation: report the parameters they all have, at the
+        # defaults they agree on.
+        first = users[0].default_hyperparameters
+        defaults = {
+            name: first[name]
+            for name in FEATURE_PARAMETERS
+            if name in first and all(i.default_hyperparameters.get(name) == first[name] for i in users)
+        }
+        return {
+            "featureTransformation": {
+                "name": featureTransformationArn.rsplit("/", 1)[-1],
+                "featureTransformationArn": featureTransformationArn,
+                "defaultParameters": defaults,
+                "status": "ACTIVE",
                 "creationDateTime": CATALOGUE_DATE,
                 "lastUpdatedDateTime": CATALOGUE_DATE,
             }

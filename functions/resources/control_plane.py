@@ -21,7 +21,7 @@ from functions.protocol.errors import (
 from functions.protocol.service_model import CONTROL, service_model
 from functions.resources import arns, quotas
 from functions.resources import lifecycle as lc
-from functions.resources.algorithm_ops import AlgorithmOperations
+from functions.resources.algorithm_ops import AlgorithmOperations, FeatureTransformationOperations
 from functions.resources.batch_ops import BatchInferenceOperations, check_exploration
 from functions.resources.batch_segment_ops import BatchSegmentOperations, refuse_segmentation
 from functions.resources.filter_ops import FilterOperations
@@ -52,6 +52,7 @@ class ControlPlane(
     TrainingOperations,
     TagOperations,
     AlgorithmOperations,
+    FeatureTransformationOperations,
 ):
     def __init__(self, ctx: RequestContext, store: ResourceStore | None = None) -> None:
         self.ctx = ctx

@@ -116,6 +116,30 @@ def test_describe_algorithm_gives_the_documented_hyperparameters(personalize):
         personalize.describe_algorithm(algorithmArn="arn:aws:personalize:::algorithm/aws-no-such-thing")
 
 
+def test_every_recipes_feature_transformation_is_described(personalize):
+    recipes = personalize.list_recipes()["recipes"]
+    for summary in recipes:
+        recipe = personalize.describe_recipe(recipeArn=summary["recipeArn"])["recipe"]
+        arn = recipe["featureTransformationArn"]
+        transformation = personalize.describe_feature_transformation(featureTransformationArn=arn)[
+            "featureTransformation"
+        ]
+        assert (transformation["featureTransformationArn"], transformation["status"]) == (arn, "ACTIVE")
+        assert transformation["name"] == arn.rsplit("/", 1)[-1]
+    v2 = personalize.describe_feature_transformation(
+        featureTransformationArn="arn:aws:personalize:::feature-transformation/user-personalization-v2"
+    )["featureTransformation"]
+    # The data-preparation hyperparameters, at the defaults the training job uses.
+    assert v2["defaultParameters"] == {
+        "max_user_history_length_percentile": "0.99",
+        "min_user_history_length_percentile": "0.0",
+    }
+    with pytest.raises(personalize.exceptions.ResourceNotFoundException):
+        personalize.describe_feature_transformation(
+            featureTransformationArn="arn:aws:personalize:::feature-transformation/no-such-thing"
+        )
+
+
 def test_item_affinity_segments_line_by_line(personalize, s3, segments):
     lines = [
         json.dumps({"itemId": "item-3"}),
