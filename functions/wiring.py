@@ -125,6 +125,7 @@ WORKFLOW_SOLUTION_VERSION = "solution-version"
 WORKFLOW_CAMPAIGN_DEPLOY = "campaign-deploy"
 WORKFLOW_BATCH_INFERENCE = "batch-inference"
 WORKFLOW_BATCH_SEGMENT = "batch-segment"
+WORKFLOW_DATASET_EXPORT = "dataset-export"
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ WORKFLOWS: dict[str, Workflow] = {
         Workflow(WORKFLOW_BATCH_INFERENCE, "workflow"),
         # Ranks users for every line's item or item attributes with a USER_SEGMENTATION model.
         Workflow(WORKFLOW_BATCH_SEGMENT, "workflow"),
+        # Writes a dataset's imported and/or incrementally added data to the job's S3 path as CSV.
+        Workflow(WORKFLOW_DATASET_EXPORT, "workflow"),
     )
 }
 

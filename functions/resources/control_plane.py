@@ -24,6 +24,7 @@ from functions.resources import lifecycle as lc
 from functions.resources.algorithm_ops import AlgorithmOperations, FeatureTransformationOperations
 from functions.resources.batch_ops import BatchInferenceOperations, check_exploration
 from functions.resources.batch_segment_ops import BatchSegmentOperations, refuse_segmentation
+from functions.resources.dataset_export_ops import DatasetExportOperations
 from functions.resources.filter_ops import FilterOperations
 from functions.resources.pagination import paginate
 from functions.resources.recipes import recipe_catalogue
@@ -53,6 +54,7 @@ class ControlPlane(
     TagOperations,
     AlgorithmOperations,
     FeatureTransformationOperations,
+    DatasetExportOperations,
 ):
     def __init__(self, ctx: RequestContext, store: ResourceStore | None = None) -> None:
         self.ctx = ctx

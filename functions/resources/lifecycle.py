@@ -29,6 +29,7 @@ EVENT_TRACKER = "event-tracker"
 FILTER = "filter"
 BATCH_INFERENCE_JOB = "batch-inference-job"
 BATCH_SEGMENT_JOB = "batch-segment-job"
+DATASET_EXPORT_JOB = "dataset-export-job"
 TRACKING_ID = "tracking-id"  # index from a PutEvents trackingId to its event tracker
 
 

@@ -144,35 +144,51 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
                 header = next(csv.reader(first_line, dialect=PersonalizeCsvDialect))
         # Which extra fields are categorical (context such as DEVICE) is the schema's to say.
         _write_schema(store, dataset, channel)
-    # Events recorded since import are training data too, as in Personalize; duplicates of a
-    # redelivered event share an eventId and are written once.
-    seen: set[str] = set()
-    rows: list[dict[str, str]] = []
-    for key in blobs.keys(bucket, artifacts.event_archive_prefix(version["datasetGroupArn"])):
-        for line in blobs.get(bucket, key).decode().splitlines():
-            event = json.loads(line)
-            if event.get("kind", "event") != ("action-interaction" if on_actions else "event"):
-                continue
-            if not event.get("itemId") or not event.get("userId") or event["eventId"] in seen:
-                continue
-            seen.add(event["eventId"])
-            rows.append(event)
+    # Events recorded since import are training data too, as in Personalize.
+    rows = [e for e in archived_events(version["datasetGroupArn"], on_actions) if e.get("userId")]
     if rows and header:
-        values = {
-            "USER_ID": lambda e: e["userId"],
-            "ITEM_ID": lambda e: e["itemId"],
-            "TIMESTAMP": lambda e: str(int(e["sentAt"])),
-            "EVENT_TYPE": lambda e: e["eventType"],
-            "EVENT_VALUE": lambda e: "" if e.get("eventValue") is None else str(e["eventValue"]),
-        }
         out = io.StringIO()
         writer = csv.writer(out, dialect=PersonalizeCsvDialect)
         writer.writerow(header)
         for event in rows:
-            writer.writerow(
-                [values[c.upper()](event) if c.upper() in values else _property(event, c) for c in header]
-            )
+            writer.writerow(event_row(event, header))
         (channel / "events.csv").write_text(out.getvalue())
+
+
+def archived_events(dataset_group_arn: str, actions: bool = False) -> list[dict[str, Any]]:
+    """The PutEvents events (PutActionInteractions interactions with ``actions``) archived for the group,
+    each once: a redelivered event shares its eventId. Events without an item are left out."""
+    blobs, bucket = BlobStore(), settings().artifacts_bucket
+    seen: set[str] = set()
+    events: list[dict[str, Any]] = []
+    for key in blobs.keys(bucket, artifacts.event_archive_prefix(dataset_group_arn)):
+        for line in blobs.get(bucket, key).decode().splitlines():
+            event = json.loads(line)
+            if event.get("kind", "event") != ("action-interaction" if actions else "event"):
+                continue
+            if not event.get("itemId") or event["eventId"] in seen:
+                continue
+            seen.add(event["eventId"])
+            events.append(event)
+    return events
+
+
+_EVENT_COLUMNS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "USER_ID": lambda e: e.get("userId") or "",
+    "ITEM_ID": lambda e: e["itemId"],
+    "ACTION_ID": lambda e: e.get("actionId") or e["itemId"],
+    "TIMESTAMP": lambda e: str(int(e["sentAt"])),
+    "EVENT_TYPE": lambda e: e["eventType"],
+    "EVENT_VALUE": lambda e: "" if e.get("eventValue") is None else str(e["eventValue"]),
+}
+
+
+def event_row(event: dict[str, Any], header: list[str]) -> list[str]:
+    """An archived event as a CSV row under ``header`` (an Interactions schema's columns)."""
+    return [
+        _EVENT_COLUMNS[c.upper()](event) if c.upper() in _EVENT_COLUMNS else _property(event, c)
+        for c in header
+    ]
 
 
 def _property(event: dict[str, Any], column: str) -> str:
@@ -495,6 +511,12 @@ def batch_segment(job_arn: str) -> None:
     run_batch_segment(job_arn)
 
 
+def dataset_export(job_arn: str) -> None:
+    from functions.workflows.dataset_export import run_dataset_export
+
+    run_dataset_export(job_arn)
+
+
 # -- dispatch ------------------------------------------------------------------------------------
 RUNNERS = {
     workflows.DATASET_IMPORT: import_dataset,
@@ -502,6 +524,7 @@ RUNNERS = {
     workflows.CAMPAIGN_DEPLOY: deploy_campaign,
     workflows.BATCH_INFERENCE: batch_inference,
     workflows.BATCH_SEGMENT: batch_segment,
+    workflows.DATASET_EXPORT: dataset_export,
 }
 
 

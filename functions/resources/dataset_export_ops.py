@@ -1,0 +1,79 @@
+"""CreateDatasetExportJob, DescribeDatasetExportJob, ListDatasetExportJobs.
+
+A dataset export job writes a dataset's data to the caller's S3 path as CSV
+(``functions.workflows.dataset_export``): ``BULK`` the imported data, ``PUT`` what PutEvents, PutItems,
+PutUsers, PutActions and PutActionInteractions added, ``ALL`` both; ``PUT`` is the documented default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.protocol.errors import InvalidInputException
+from functions.resources import batch_jobs
+from functions.resources import lifecycle as lc
+from functions.stores import workflows
+from functions.stores.blobs import split_s3_uri
+from functions.stores.resources import ResourceStore
+
+DEFAULT_INGESTION_MODE = "PUT"
+
+
+class DatasetExportOperations:
+    store: ResourceStore
+
+    def _arn(self, resource: str) -> str:  # provided by ControlPlane
+        raise NotImplementedError
+
+    def _list_page(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # provided by ControlPlane
+        raise NotImplementedError
+
+    def create_dataset_export_job(
+        self,
+        jobName: str,
+        datasetArn: str,
+        roleArn: str,
+        jobOutput: dict[str, Any],
+        ingestionMode: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        self.store.get(datasetArn, lc.DATASET)
+        path = jobOutput["s3DataDestination"]["path"]
+        try:
+            split_s3_uri(path)
+        except ValueError as exc:
+            raise InvalidInputException(f"jobOutput.s3DataDestination.path: {exc}.") from exc
+        arn = self._arn(f"dataset-export-job/{jobName}")
+        stamp = lc.now()
+        doc: dict[str, Any] = {
+            "jobName": jobName,
+            "datasetExportJobArn": arn,
+            "datasetArn": datasetArn,
+            "ingestionMode": ingestionMode or DEFAULT_INGESTION_MODE,
+            "roleArn": roleArn,
+            "jobOutput": jobOutput,
+            "status": lc.CREATE_PENDING,
+            "creationDateTime": stamp,
+            "lastUpdatedDateTime": stamp,
+        }
+        batch_jobs.store_and_start(
+            self.store, lc.DATASET_EXPORT_JOB, workflows.DATASET_EXPORT, arn, doc, tags, "dataset export job"
+        )
+        return {"datasetExportJobArn": arn}
+
+    def describe_dataset_export_job(self, datasetExportJobArn: str) -> dict[str, Any]:
+        doc = self.store.get(datasetExportJobArn, lc.DATASET_EXPORT_JOB)
+        return {"datasetExportJob": batch_jobs.public(doc)}
+
+    def list_dataset_export_jobs(
+        self, datasetArn: str | None = None, nextToken: str | None = None, maxResults: int | None = None
+    ) -> dict[str, Any]:
+        return self._list_page(
+            lc.DATASET_EXPORT_JOB,
+            "datasetExportJobs",
+            "DatasetExportJobSummary",
+            nextToken,
+            maxResults,
+            where=lambda d: not datasetArn or d["datasetArn"] == datasetArn,
+            scope=datasetArn or "",
+        )
