@@ -39,14 +39,16 @@ def check_request(num_results: int | None, maximum: int, job_input: dict, job_ou
     """numResults within [1, maximum]; both paths S3 URIs."""
     if num_results is not None and not 1 <= num_results <= maximum:
         raise InvalidInputException(f"numResults must be between 1 and {maximum}, got {num_results}.")
-    for where, uri in (
-        ("jobInput.s3DataSource.path", job_input["s3DataSource"]["path"]),
-        ("jobOutput.s3DataDestination.path", job_output["s3DataDestination"]["path"]),
-    ):
-        try:
-            split_s3_uri(uri)
-        except ValueError as exc:
-            raise InvalidInputException(f"{where}: {exc}.") from exc
+    check_s3_path("jobInput.s3DataSource.path", job_input["s3DataSource"]["path"])
+    check_s3_path("jobOutput.s3DataDestination.path", job_output["s3DataDestination"]["path"])
+
+
+def check_s3_path(where: str, uri: str) -> None:
+    """InvalidInputException naming ``where`` unless ``uri`` is an s3://bucket[/key] URI."""
+    try:
+        split_s3_uri(uri)
+    except ValueError as exc:
+        raise InvalidInputException(f"{where}: {exc}.") from exc
 
 
 def enforce_pending(store: ResourceStore, kind: str, quota: str, noun: str) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.protocol.errors import InvalidInputException
 from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
 from functions.stores import workflows
-from functions.stores.blobs import split_s3_uri
 from functions.stores.resources import ResourceStore
 
 DEFAULT_INGESTION_MODE = "PUT"
@@ -38,11 +36,7 @@ class DatasetExportOperations:
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         self.store.get(datasetArn, lc.DATASET)
-        path = jobOutput["s3DataDestination"]["path"]
-        try:
-            split_s3_uri(path)
-        except ValueError as exc:
-            raise InvalidInputException(f"jobOutput.s3DataDestination.path: {exc}.") from exc
+        batch_jobs.check_s3_path("jobOutput.s3DataDestination.path", jobOutput["s3DataDestination"]["path"])
         arn = self._arn(f"dataset-export-job/{jobName}")
         stamp = lc.now()
         doc: dict[str, Any] = {
