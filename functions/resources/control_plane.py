@@ -30,6 +30,7 @@ from functions.resources.pagination import paginate
 from functions.resources.recipes import recipe_catalogue
 from functions.resources.schema_rules import check_for_dataset_type, parse_schema
 from functions.resources.tag_ops import TagOperations
+from functions.resources.training_columns import check_training_data_config
 from functions.resources.training_modes import TrainingOperations, check_auto_training_config
 from functions.resources.tuning_rules import check_search
 from functions.stores import workflows
@@ -331,11 +332,15 @@ class ControlPlane(
         # None only with AutoML, which checked its candidates' datasets itself.
         recipe = next((r for r in recipe_catalogue() if r["recipeArn"] == recipeArn), None)
         check_auto_training_config((solutionConfig or {}).get("autoTrainingConfig"))
-        present = {
-            d["datasetType"].upper()
-            for d in self.store.list(lc.DATASET)
-            if d["datasetGroupArn"] == datasetGroupArn
-        }
+        in_datasets = [d for d in self.store.list(lc.DATASET) if d["datasetGroupArn"] == datasetGroupArn]
+        present = {d["datasetType"].upper() for d in in_datasets}
+        check_training_data_config(
+            solutionConfig,
+            {
+                d["datasetType"].upper(): parse_schema(self.store.get(d["schemaArn"], lc.SCHEMA)["schema"])
+                for d in in_datasets
+            },
+        )
         required = recipe["tailorRequiredDatasets"] if recipe else ()
         missing = [t for t in required if t.upper() not in present]
         if missing:

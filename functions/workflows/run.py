@@ -27,7 +27,7 @@ from typing import Any
 
 from functions.config import settings
 from functions.ingestion.records import fold
-from functions.resources import arns, artifacts
+from functions.resources import arns, artifacts, training_columns
 from functions.resources import lifecycle as lc
 from functions.resources.arns import recipe_name
 from functions.resources.schema_rules import parse_schema
@@ -134,8 +134,9 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
     dataset = store.find(arns.dataset_arn(version["datasetGroupArn"], dataset_type))
     header: list[str] = []
     if dataset is not None:
+        keep, schema = _training_view(store, version, dataset)
         for index, key in enumerate(dataset.get("tailorDataKeys", [])):
-            data = blobs.get(bucket, key)
+            data = training_columns.filter_csv(blobs.get(bucket, key), keep, PersonalizeCsvDialect)
             if on_actions:
                 data = _action_id_as_item_id(data)
             (channel / f"part-{index:04d}.csv").write_bytes(data)
@@ -143,7 +144,7 @@ def _write_interactions(version: dict[str, Any], channel: Path) -> None:
                 first_line = io.StringIO(data.decode("utf-8-sig"))
                 header = next(csv.reader(first_line, dialect=PersonalizeCsvDialect))
         # Which extra fields are categorical (context such as DEVICE) is the schema's to say.
-        _write_schema(store, dataset, channel)
+        (channel / "schema.json").write_text(schema, encoding="utf-8")
     # Events recorded since import are training data too, as in Personalize.
     rows = [e for e in archived_events(version["datasetGroupArn"], on_actions) if e.get("userId")]
     if rows and header:
@@ -251,15 +252,22 @@ def _write_metadata(version: dict[str, Any], channel: Path, dataset_type: str) -
     if dataset is None or not dataset.get("tailorDataKeys"):
         return
     channel.mkdir(parents=True)
+    keep, schema = _training_view(store, version, dataset)
     for index, key in enumerate(dataset["tailorDataKeys"]):
-        (channel / f"part-{index:04d}.csv").write_bytes(blobs.get(bucket, key))
-    _write_schema(store, dataset, channel)
+        data = training_columns.filter_csv(blobs.get(bucket, key), keep, PersonalizeCsvDialect)
+        (channel / f"part-{index:04d}.csv").write_bytes(data)
+    (channel / "schema.json").write_text(schema, encoding="utf-8")
 
 
-def _write_schema(store: ResourceStore, dataset: dict[str, Any], channel: Path) -> None:
-    schema = store.find(dataset["schemaArn"])
-    if schema is not None:
-        (channel / "schema.json").write_text(schema["schema"], encoding="utf-8")
+def _training_view(
+    store: ResourceStore, version: dict[str, Any], dataset: dict[str, Any]
+) -> tuple[list[str], str]:
+    """The dataset's columns the version trains on (solutionConfig.trainingDataConfig) and its schema
+    document reduced to them."""
+    text = store.get(dataset["schemaArn"], lc.SCHEMA)["schema"]
+    fields = list(parse_schema(text).field_names)
+    keep = training_columns.kept(version.get("solutionConfig"), str(dataset["datasetType"]), fields)
+    return keep, training_columns.filter_schema(text, keep)
 
 
 def _hyperparameters(version: dict[str, Any]) -> dict[str, str]:

@@ -47,9 +47,10 @@ def _dataset(group: str, kind: str, schema: str, body: str) -> str:
     return dataset["datasetArn"]
 
 
-def _channels(group: str, recipe: str) -> dict[str, str]:
-    _, solution = control_op("CreateSolution", name=recipe.replace("aws-", ""), datasetGroupArn=group,
-                           recipeArn=f"arn:aws:personalize:::recipe/{recipe}")  # fmt: skip
+def _channels(group: str, recipe: str, name: str | None = None, **config: object) -> dict[str, str]:
+    extra = {"solutionConfig": config} if config else {}
+    _, solution = control_op("CreateSolution", name=name or recipe.replace("aws-", ""), datasetGroupArn=group,
+                           recipeArn=f"arn:aws:personalize:::recipe/{recipe}", **extra)  # fmt: skip
     _, version = control_op("CreateSolutionVersion", solutionArn=solution["solutionArn"])
     job = steps.prepare_training(version["solutionVersionArn"])
     return {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["inputDataConfig"]}
@@ -61,7 +62,7 @@ def _files(uri: str) -> dict[str, str]:
     return {key.removeprefix(prefix): blobs.get(bucket, key).decode() for key in blobs.keys(bucket, prefix)}
 
 
-def test_deepfm_gets_the_users_channel_and_the_context_of_recorded_events(aws):
+def _group_with_context_and_users() -> tuple[str, list[str]]:
     workflows.set_starter(RecordingStarter())
     boto3.client("s3", region_name=REGION).create_bucket(Bucket="data")
     _, out = control_op("CreateDatasetGroup", name="g")
@@ -75,7 +76,11 @@ def test_deepfm_gets_the_users_channel_and_the_context_of_recorded_events(aws):
              "eventType": "click", "properties": {"device": "tablet"}}  # fmt: skip
     key = f"{artifacts.event_archive_prefix(group)}recorded.jsonl"
     BlobStore().put(settings().artifacts_bucket, key, (json.dumps(event) + "\n").encode())
+    return group, users
 
+
+def test_deepfm_gets_the_users_channel_and_the_context_of_recorded_events(aws):
+    group, users = _group_with_context_and_users()
     channels = _channels(group, "aws-deepfm")
     assert set(channels) == {"interactions", "users"}
     interactions = _files(channels["interactions"])
@@ -86,3 +91,68 @@ def test_deepfm_gets_the_users_channel_and_the_context_of_recorded_events(aws):
     assert "schema.json" in user_files and f"{users[0]},a" in user_files["part-0000.csv"]
 
     assert set(_channels(group, "aws-sims")) == {"interactions"}
+
+
+def test_training_data_config_leaves_columns_out_of_the_channels(aws):
+    group, users = _group_with_context_and_users()
+    channels = _channels(
+        group,
+        "aws-deepfm",
+        "deepfm-without-device",
+        trainingDataConfig={
+            "excludedDatasetColumns": {"INTERACTIONS": ["DEVICE"]},
+            "includedDatasetColumns": {"users": []},  # only what Users cannot do without: USER_ID
+        },
+    )
+    interactions = _files(channels["interactions"])
+    assert [f["name"] for f in json.loads(interactions["schema.json"])["fields"]] == [
+        "USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"
+    ]  # fmt: skip
+    assert interactions["part-0000.csv"].splitlines()[0] == "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE"
+    [recorded] = list(csv.DictReader(io.StringIO(interactions["events.csv"])))
+    assert recorded == {
+        "USER_ID": users[0],
+        "ITEM_ID": "item-1",
+        "TIMESTAMP": "1700000000",
+        "EVENT_TYPE": "click",
+    }
+    user_files = _files(channels["users"])
+    assert user_files["part-0000.csv"].splitlines()[:2] == ["USER_ID", users[0]]
+    _, solution = control_op(
+        "DescribeSolution", solutionArn=channels_solution(group, "deepfm-without-device")
+    )
+    assert solution["solution"]["solutionConfig"]["trainingDataConfig"]["excludedDatasetColumns"] == {
+        "INTERACTIONS": ["DEVICE"]
+    }
+
+
+def channels_solution(group: str, name: str) -> str:
+    _, listed = control_op("ListSolutions", datasetGroupArn=group)
+    return next(s["solutionArn"] for s in listed["solutions"] if s["name"] == name)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"excludedDatasetColumns": {"CLICKS": ["DEVICE"]}}, "'CLICKS' is not a dataset type"),
+        ({"excludedDatasetColumns": {"INTERACTIONS": ["COLOUR"]}}, "has no column COLOUR"),
+        ({"excludedDatasetColumns": {"INTERACTIONS": ["ITEM_ID"]}}, "ITEM_ID is required"),
+        (
+            {
+                "excludedDatasetColumns": {"USERS": ["SEGMENT"]},
+                "includedDatasetColumns": {"USERS": ["SEGMENT"]},
+            },
+            "SEGMENT of the USERS dataset is both included and excluded",
+        ),
+    ],
+)
+def test_training_data_config_is_checked_at_create_solution(aws, config, message):
+    group, _ = _group_with_context_and_users()
+    status, out = control_op(
+        "CreateSolution",
+        name="refused",
+        datasetGroupArn=group,
+        recipeArn="arn:aws:personalize:::recipe/aws-deepfm",
+        solutionConfig={"trainingDataConfig": config},
+    )
+    assert (status, out["__type"]) == (400, "InvalidInputException") and message in out["message"], out
