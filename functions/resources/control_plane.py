@@ -25,6 +25,7 @@ from functions.resources.algorithm_ops import AlgorithmOperations, FeatureTransf
 from functions.resources.batch_ops import BatchInferenceOperations, check_exploration
 from functions.resources.batch_segment_ops import BatchSegmentOperations, refuse_segmentation
 from functions.resources.dataset_export_ops import DatasetExportOperations
+from functions.resources.dataset_update import update_dataset
 from functions.resources.filter_ops import FilterOperations
 from functions.resources.pagination import paginate
 from functions.resources.recipes import recipe_catalogue
@@ -196,6 +197,9 @@ class ControlPlane(
                 f"Dataset group {datasetGroupArn} already has a dataset of type {datasetType}."
             ) from err
         return {"datasetArn": arn}
+
+    def update_dataset(self, datasetArn: str, schemaArn: str) -> dict[str, Any]:
+        return update_dataset(self.store, datasetArn, schemaArn)
 
     def describe_dataset(self, datasetArn: str) -> dict[str, Any]:
         doc = self._get(datasetArn, lc.DATASET)

@@ -80,6 +80,7 @@ class DatasetView:
     data_keys: tuple[str, ...] = ()
     overlay_version: int = -1
     snapshot_key: str | None = None
+    schema_arn: str = ""  # UpdateDataset replaces the schema without new data: reload on either
 
     def changed_since(self, revision: int) -> list[str] | None:
         """Ids changed after ``revision``, or None when the caller must rebuild (a full reload happened)."""
@@ -145,9 +146,11 @@ class GroupCatalog:
             return None
         keys = tuple(doc.get("tailorDataKeys", []))
         overlays = OverlayStore()
-        if view is None or view.data_keys != keys:
+        if view is None or view.data_keys != keys or view.schema_arn != doc["schemaArn"]:
             schema = parse_schema(store.get(doc["schemaArn"], lc.SCHEMA)["schema"])
-            fresh = DatasetView(dataset_arn, dataset_type, schema, ID_FIELDS[dataset_type])
+            fresh = DatasetView(
+                dataset_arn, dataset_type, schema, ID_FIELDS[dataset_type], schema_arn=doc["schemaArn"]
+            )
             if view is not None:
                 fresh.revision, fresh.changes = view.revision, view.changes
             id_field = fresh.id_field
