@@ -126,6 +126,7 @@ WORKFLOW_CAMPAIGN_DEPLOY = "campaign-deploy"
 WORKFLOW_BATCH_INFERENCE = "batch-inference"
 WORKFLOW_BATCH_SEGMENT = "batch-segment"
 WORKFLOW_DATASET_EXPORT = "dataset-export"
+WORKFLOW_DATA_DELETION = "data-deletion"
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ WORKFLOWS: dict[str, Workflow] = {
         Workflow(WORKFLOW_BATCH_SEGMENT, "workflow"),
         # Writes a dataset's imported and/or incrementally added data to the job's S3 path as CSV.
         Workflow(WORKFLOW_DATASET_EXPORT, "workflow"),
+        # Removes the listed users from the group's datasets, recorded events and histories.
+        Workflow(WORKFLOW_DATA_DELETION, "workflow"),
     )
 }
 

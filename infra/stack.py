@@ -38,6 +38,7 @@ class Access:
     streams_w: tuple[str, ...] = ()
     queues_send: tuple[str, ...] = ()
     user_data_read: bool = False  # read the buckets users import from (same account)
+    user_data_write: bool = False  # write job outputs (batch jobs, dataset exports) to users' buckets
 
 
 RES, HIST, IDEM = wiring.ENV_RESOURCES_TABLE, wiring.ENV_HISTORY_TABLE, wiring.ENV_IDEMPOTENCY_TABLE
@@ -47,7 +48,8 @@ ACCESS: dict[str, Access] = {
     # PutItems / PutUsers write dataset overlays to the bucket.
     "events": Access(tables_r=(RES,), bucket="rw", streams_w=(wiring.ENV_EVENTS_STREAM,)),
     "ingest": Access(tables_rw=(HIST,), tables_r=(RES,), bucket="w", queues_send=(wiring.ENV_DLQ_QUEUE,)),
-    "workflow": Access(tables_rw=(RES, IDEM), tables_r=(HIST,), bucket="rw", user_data_read=True),
+    # Data deletion jobs remove histories and PutUsers records (both in the history table).
+    "workflow": Access(tables_rw=(RES, IDEM, HIST), bucket="rw", user_data_read=True, user_data_write=True),
     "train": Access(tables_rw=(RES, IDEM), tables_r=(HIST,), bucket="rw", user_data_read=True),
     # Automatic training: reads solutions, creates versions, lists the event archive for new data.
     "scheduler": Access(tables_rw=(RES,), bucket="r"),
@@ -202,6 +204,15 @@ class TailorStack(Stack):
                     iam.PolicyStatement(
                         actions=["s3:GetObject", "s3:ListBucket"],
                         resources=["arn:aws:s3:::*", "arn:aws:s3:::*/*"],
+                        conditions={"StringEquals": {"s3:ResourceAccount": self.account}},
+                    )
+                )
+            if access.user_data_write:
+                # Batch jobs and dataset exports write where the request says, in this account's buckets.
+                fn.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["s3:PutObject"],
+                        resources=["arn:aws:s3:::*/*"],
                         conditions={"StringEquals": {"s3:ResourceAccount": self.account}},
                     )
                 )

@@ -96,11 +96,14 @@ class JobRunner:
         command: Command = default_command,
         crash_recorder: CrashRecorder = record_crash_in_process,
         history: int = 50,
+        on_success: Callable[[str, str], None] | None = None,
     ) -> None:
         self.log_dir = Path(state_dir) / "jobs"
         self._env = dict(env) if env is not None else None
         self._command = command
         self._record_crash = crash_recorder
+        # What the service must do in its own process once a workflow succeeded (forget caches).
+        self._on_success = on_success
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tailor-job")
         self._lock = threading.Lock()
         self._processes: set[subprocess.Popen[bytes]] = set()
@@ -178,6 +181,11 @@ class JobRunner:
             job.status = "SUCCEEDED"
             with self._lock:
                 self._counts["succeeded"] += 1
+            if self._on_success is not None:
+                try:
+                    self._on_success(job.kind, job.arn)
+                except Exception:
+                    logger.exception("after %s %s succeeded", job.kind, job.arn)
             return
         job.status = "FAILED"
         with self._lock:

@@ -124,6 +124,7 @@ class LocalService:
             max_workers=self._max_jobs,
             command=self._job_command,
             crash_recorder=self._crash_recorder,
+            on_success=_after_workflow,
         )
         workflows.set_starter(self.jobs)
 
@@ -262,3 +263,10 @@ class LocalService:
             "jobs": self.jobs.health() if self.jobs else None,
             "scheduler": self.scheduler.health() if self.scheduler else None,
         }
+
+
+def _after_workflow(kind: str, arn: str) -> None:
+    # A data deletion job removed histories from the table in its own process; this process's copy of
+    # them (history.LocalMirror) must not outlive them.
+    if kind == workflows.DATA_DELETION:
+        history.clear_local_mirror()

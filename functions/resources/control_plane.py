@@ -24,6 +24,7 @@ from functions.resources import lifecycle as lc
 from functions.resources.algorithm_ops import AlgorithmOperations, FeatureTransformationOperations
 from functions.resources.batch_ops import BatchInferenceOperations, check_exploration
 from functions.resources.batch_segment_ops import BatchSegmentOperations, refuse_segmentation
+from functions.resources.data_deletion_ops import DataDeletionOperations
 from functions.resources.dataset_export_ops import DatasetExportOperations
 from functions.resources.dataset_update import update_dataset
 from functions.resources.filter_ops import FilterOperations
@@ -57,6 +58,7 @@ class ControlPlane(
     AlgorithmOperations,
     FeatureTransformationOperations,
     DatasetExportOperations,
+    DataDeletionOperations,
 ):
     def __init__(self, ctx: RequestContext, store: ResourceStore | None = None) -> None:
         self.ctx = ctx

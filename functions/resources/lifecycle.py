@@ -17,6 +17,12 @@ UPDATE_FAILED = "UPDATE FAILED"
 
 UNFINISHED = frozenset({CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING})
 
+# Data deletion jobs have statuses of their own: PENDING > IN_PROGRESS > COMPLETED -or- FAILED.
+PENDING = "PENDING"
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+
 # Resource types as stored in the resource table (also the ARN resource prefixes).
 DATASET_GROUP = "dataset-group"
 SCHEMA = "schema"
@@ -30,6 +36,7 @@ FILTER = "filter"
 BATCH_INFERENCE_JOB = "batch-inference-job"
 BATCH_SEGMENT_JOB = "batch-segment-job"
 DATASET_EXPORT_JOB = "dataset-export-job"
+DATA_DELETION_JOB = "data-deletion-job"
 TRACKING_ID = "tracking-id"  # index from a PutEvents trackingId to its event tracker
 
 

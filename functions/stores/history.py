@@ -90,6 +90,15 @@ class LocalMirror:
             while len(self._events) > self.capacity:
                 self._events.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every cached history (another process deleted some); a read that started before
+        cannot install what it read."""
+        with self._lock:
+            self._sequence += 1
+            self._floor = self._sequence
+            self._events.clear()
+            self._written.clear()
+
     def appended(self, key: str, event: HistoryEvent) -> None:
         with self._lock:
             self._sequence += 1
@@ -105,6 +114,12 @@ class LocalMirror:
 
 
 _mirror: LocalMirror | None = None
+
+
+def clear_local_mirror() -> None:
+    """Drop the process-local copy's contents (after a data deletion job); nothing without one."""
+    if _mirror is not None:
+        _mirror.clear()
 
 
 def set_local_mirror(mirror: LocalMirror | None) -> None:
@@ -148,6 +163,11 @@ class HistoryStore:
         if _mirror is not None:
             _mirror.appended(key, event)
         return True
+
+    def delete(self, key: str) -> bool:
+        """Remove the history under ``key``; True when there was one."""
+        result = self._ddb().delete_item(TableName=self.table, Key={"pk": {"S": key}}, ReturnValues="ALL_OLD")
+        return bool(result.get("Attributes"))
 
     def _trim(self, key: str, kept: list[dict[str, Any]]) -> None:
         # Rare, and loses only the oldest events, which serving no longer reads.

@@ -121,6 +121,51 @@ class OverlayStore:
         if current.snapshot_key:
             BlobStore().delete(settings().artifacts_bucket, [current.snapshot_key])
 
+    def remove(self, dataset_arn: str, record_ids: set[str]) -> int:
+        """Delete these records (map and snapshot) and bump the version; how many existed.
+
+        The snapshot is rewritten under a new key without them; like ``compact``, the switch is
+        conditional on the version it read, and a racing write makes it retry on the newer state."""
+        for _ in range(10):
+            current = self.read(dataset_arn)
+            snapshot = self._snapshot_records(current.snapshot_key)
+            in_map = sorted(record_ids & current.records.keys())
+            in_snapshot = record_ids & snapshot.keys()
+            if not in_map and not in_snapshot:
+                return 0
+            names = {f"#r{i}": record_id for i, record_id in enumerate(in_map)}
+            removals = ", ".join(f"records.{name}" for name in names)
+            values: dict[str, Any] = {":one": {"N": "1"}, ":seen": {"N": str(current.version)}}
+            sets = ""
+            new_key = None
+            if in_snapshot:
+                new_key = f"{artifacts.overlay_prefix(dataset_arn)}{uuid.uuid4().hex}.json"
+                kept = {k: v for k, v in snapshot.items() if k not in record_ids}
+                BlobStore().put(settings().artifacts_bucket, new_key, json.dumps(kept).encode())
+                sets = "SET snapshotKey = :key "
+                values[":key"] = {"S": new_key}
+            update = {
+                "TableName": self.table,
+                "Key": {"pk": {"S": overlay_key(dataset_arn)}},
+                "UpdateExpression": sets + (f"REMOVE {removals} " if removals else "") + "ADD version :one",
+                "ConditionExpression": "version = :seen",
+                "ExpressionAttributeValues": values,
+            }
+            if names:
+                update["ExpressionAttributeNames"] = names
+            try:
+                self._ddb().update_item(**update)
+            except ClientError as err:
+                if new_key:
+                    BlobStore().delete(settings().artifacts_bucket, [new_key])
+                if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                continue
+            if new_key and current.snapshot_key:
+                BlobStore().delete(settings().artifacts_bucket, [current.snapshot_key])
+            return len(set(in_map) | in_snapshot)
+        raise RuntimeError(f"could not remove records of {dataset_arn}: writes kept racing the removal")
+
     def version(self, dataset_arn: str) -> tuple[int, str | None]:
         """The version counter and snapshot key: the cheap read a poller makes."""
         item = (

@@ -525,6 +525,12 @@ def dataset_export(job_arn: str) -> None:
     run_dataset_export(job_arn)
 
 
+def data_deletion(job_arn: str) -> None:
+    from functions.workflows.data_deletion import run_data_deletion
+
+    run_data_deletion(job_arn)
+
+
 # -- dispatch ------------------------------------------------------------------------------------
 RUNNERS = {
     workflows.DATASET_IMPORT: import_dataset,
@@ -533,6 +539,7 @@ RUNNERS = {
     workflows.BATCH_INFERENCE: batch_inference,
     workflows.BATCH_SEGMENT: batch_segment,
     workflows.DATASET_EXPORT: dataset_export,
+    workflows.DATA_DELETION: data_deletion,
 }
 
 
@@ -545,6 +552,10 @@ def record_crash(kind: str, arn: str, reason: str) -> None:
         update = doc.get("latestCampaignUpdate")
         if update and update["status"] in (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS):
             _set_update(arn, lc.UPDATE_FAILED, reason)
+        return
+    if kind == workflows.DATA_DELETION:
+        if doc.get("status") in (lc.PENDING, lc.IN_PROGRESS):
+            _set(arn, lc.FAILED, reason)
         return
     if doc.get("status") in lc.UNFINISHED:
         status = lc.CREATE_STOPPED if doc["status"] == lc.CREATE_STOPPING else lc.CREATE_FAILED

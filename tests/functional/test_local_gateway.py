@@ -453,6 +453,22 @@ def test_job_runner_default_crash_recorder_and_success(
     assert runner.health()["succeeded"] == 1 and runner.health()["failed"] == 1
 
 
+def test_job_runner_tells_the_service_which_workflows_succeeded(tmp_path: Path) -> None:
+    done: list[tuple[str, str]] = []
+    scripts = {"ok": "pass", "bad": "raise SystemExit(1)"}
+    runner = JobRunner(
+        tmp_path,
+        command=lambda kind, arn: [sys.executable, "-c", scripts[arn]],
+        crash_recorder=Crashes(),
+        on_success=lambda kind, arn: done.append((kind, arn)),
+    )
+    runner.start("data-deletion", "ok")
+    runner.start("data-deletion", "bad")
+    assert runner.wait(10)
+    runner.stop()
+    assert done == [("data-deletion", "ok")]
+
+
 def test_job_runner_bounds_concurrency_and_terminates_on_stop(tmp_path: Path) -> None:
     crashes = Crashes()
     runner = JobRunner(

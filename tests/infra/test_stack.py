@@ -272,6 +272,19 @@ def test_resource_wildcards_are_conditioned(template):
                 assert "s3:ResourceAccount" in json.dumps(statement.get("Condition", {})), statement
 
 
+def test_only_the_workflow_function_writes_to_users_buckets(template):
+    """Batch jobs and dataset exports write their output where the request says: this account's buckets."""
+    writers = set()
+    for policy in _resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resources = statement.get("Resource")
+            resources = resources if isinstance(resources, list) else [resources]
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "s3:PutObject" in actions and "arn:aws:s3:::*/*" in resources:
+                writers.update(json.dumps(role) for role in policy["Properties"]["Roles"])
+    assert len(writers) == 1 and "Workflow" in next(iter(writers)), writers
+
+
 def test_automatic_training_runs_on_a_schedule_and_may_start_training(template):
     rules = _resources(template, "AWS::Events::Rule")
     functions = _resources(template, "AWS::Lambda::Function")

@@ -1,0 +1,82 @@
+"""CreateDataDeletionJob, DescribeDataDeletionJob, ListDataDeletionJobs.
+
+A data deletion job removes the users listed in a CSV file (one USER_ID column) in S3 from a dataset
+group (``functions.workflows.data_deletion``). Its statuses are its own: PENDING > IN_PROGRESS >
+COMPLETED -or- FAILED, and ``numDeleted`` counts the records it removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.protocol.errors import InvalidInputException, ResourceAlreadyExistsException
+from functions.resources import lifecycle as lc
+from functions.stores import workflows
+from functions.stores.resources import ResourceStore
+
+
+class DataDeletionOperations:
+    store: ResourceStore
+
+    def _arn(self, resource: str) -> str:  # provided by ControlPlane
+        raise NotImplementedError
+
+    def _list_page(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # provided by ControlPlane
+        raise NotImplementedError
+
+    def create_data_deletion_job(
+        self,
+        jobName: str,
+        datasetGroupArn: str,
+        dataSource: dict[str, Any],
+        roleArn: str,
+        tags: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        self.store.get(datasetGroupArn, lc.DATASET_GROUP)
+        location = dataSource.get("dataLocation") or ""
+        if not location.startswith("s3://") or len(location) <= len("s3://"):
+            raise InvalidInputException(
+                "dataSource.dataLocation must be an s3://bucket/key path of a CSV file of USER_IDs or a "
+                f"folder of them, got {location!r}."
+            )
+        arn = self._arn(f"data-deletion-job/{jobName}")
+        stamp = lc.now()
+        doc: dict[str, Any] = {
+            "jobName": jobName,
+            "dataDeletionJobArn": arn,
+            "datasetGroupArn": datasetGroupArn,
+            "dataSource": dataSource,
+            "roleArn": roleArn,
+            "status": lc.PENDING,
+            "creationDateTime": stamp,
+            "lastUpdatedDateTime": stamp,
+        }
+        if tags:
+            doc["tags"] = tags
+        try:
+            self.store.create(arn, lc.DATA_DELETION_JOB, doc, parent_arn=datasetGroupArn)
+        except ResourceAlreadyExistsException as exc:
+            raise ResourceAlreadyExistsException(
+                f"A data deletion job named {jobName} already exists."
+            ) from exc
+        workflows.starter().start(workflows.DATA_DELETION, arn)
+        return {"dataDeletionJobArn": arn}
+
+    def describe_data_deletion_job(self, dataDeletionJobArn: str) -> dict[str, Any]:
+        doc = self.store.get(dataDeletionJobArn, lc.DATA_DELETION_JOB)
+        return {
+            "dataDeletionJob": {k: v for k, v in doc.items() if not k.startswith("tailor") and k != "tags"}
+        }
+
+    def list_data_deletion_jobs(
+        self, datasetGroupArn: str | None = None, nextToken: str | None = None, maxResults: int | None = None
+    ) -> dict[str, Any]:
+        return self._list_page(
+            lc.DATA_DELETION_JOB,
+            "dataDeletionJobs",
+            "DataDeletionJobSummary",
+            nextToken,
+            maxResults,
+            where=lambda d: not datasetGroupArn or d["datasetGroupArn"] == datasetGroupArn,
+            scope=datasetGroupArn or "",
+        )
