@@ -155,3 +155,8 @@ def typed_interactions_csv(users: int = 80, items: int = 120, per_user: int = 25
     for index, line in enumerate(lines[1:]):
         out.append(line.rsplit(",", 1)[0] + ("," + ("watch" if index % 3 == 0 else "click")))
     return "\n".join(out) + "\n"
+
+
+def interactions_and_items() -> dict[str, tuple[str, str]]:
+    """The generated Interactions and Items datasets as (schema, CSV body) by dataset type."""
+    return {"Interactions": (INTERACTIONS_SCHEMA, interactions_csv()), "Items": (ITEMS_SCHEMA, items_csv())}

@@ -188,3 +188,42 @@ def new_workspace(target, personalize, s3, tag: str) -> Workspace:
     group = personalize.create_dataset_group(name=f"{tag}-group-{suffix}")["datasetGroupArn"]
     wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
     return Workspace(suffix, bucket, role, group)
+
+
+def import_into(
+    personalize, s3, ws: Workspace, name: str, datasets: dict[str, tuple[str, str]]
+) -> dict[str, str]:
+    """Each dataset type's (schema, CSV body) imported into the workspace's group; the ARNs by type."""
+    return {
+        dataset_type: import_dataset(
+            personalize, s3, ws.bucket, ws.role, ws.group, dataset_type, schema, body, name
+        )
+        for dataset_type, (schema, body) in datasets.items()
+    }
+
+
+def active_event_tracker(personalize, group: str, name: str) -> str:
+    """A new event tracker of ``group``, once ACTIVE; its trackingId."""
+    tracker = personalize.create_event_tracker(name=name, datasetGroupArn=group)
+    wait_for(
+        lambda: personalize.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"]), "eventTracker"
+    )
+    return tracker["trackingId"]
+
+
+def export_dataset(personalize, s3, ws: Workspace, dataset: str, job: str, **mode: str) -> str:
+    """A dataset export job to ``s3://<bucket>/exports/``, once ACTIVE; the CSV it wrote."""
+    arn = personalize.create_dataset_export_job(
+        jobName=job,
+        datasetArn=dataset,
+        roleArn=ws.role,
+        jobOutput={"s3DataDestination": {"path": f"s3://{ws.bucket}/exports/"}},
+        **mode,
+    )["datasetExportJobArn"]
+    doc = wait_for(
+        lambda: personalize.describe_dataset_export_job(datasetExportJobArn=arn), "datasetExportJob"
+    )
+    assert doc["status"] == "ACTIVE", doc.get("failureReason")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=ws.bucket, Prefix=f"exports/{job}_")["Contents"]]
+    assert len(keys) == 1 and keys[0].endswith(".csv"), keys
+    return s3.get_object(Bucket=ws.bucket, Key=keys[0])["Body"].read().decode()

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from tests.fixtures import INTERACTIONS_SCHEMA, USERS_SCHEMA, interactions_csv, users_csv
-from tests.integration.conftest import import_dataset, new_workspace, wait_for
+from tests.integration.conftest import (
+    active_event_tracker,
+    export_dataset,
+    import_into,
+    new_workspace,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -19,19 +25,8 @@ DONE = ("COMPLETED", "FAILED")
 
 
 def _export(personalize, s3, ws, dataset: str, job: str, mode: str) -> list[dict[str, str]]:
-    arn = personalize.create_dataset_export_job(
-        jobName=job,
-        datasetArn=dataset,
-        roleArn=ws.role,
-        ingestionMode=mode,
-        jobOutput={"s3DataDestination": {"path": f"s3://{ws.bucket}/exports/"}},
-    )["datasetExportJobArn"]
-    doc = wait_for(
-        lambda: personalize.describe_dataset_export_job(datasetExportJobArn=arn), "datasetExportJob"
-    )
-    assert doc["status"] == "ACTIVE", doc.get("failureReason")
-    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=ws.bucket, Prefix=f"exports/{job}_")["Contents"]]
-    return list(csv.DictReader(io.StringIO(s3.get_object(Bucket=ws.bucket, Key=key)["Body"].read().decode())))
+    text = export_dataset(personalize, s3, ws, dataset, job, ingestionMode=mode)
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def _delete(personalize, s3, ws, name: str, body: str) -> dict[str, Any]:
@@ -51,27 +46,18 @@ def _delete(personalize, s3, ws, name: str, body: str) -> dict[str, Any]:
 def deleted(target, personalize, events, s3) -> dict[str, Any]:
     ws = new_workspace(target, personalize, s3, "forget")
     name = f"forget-{ws.suffix}"
-    interactions = import_dataset(
+    imported = import_into(
         personalize,
         s3,
-        ws.bucket,
-        ws.role,
-        ws.group,
-        "Interactions",
-        INTERACTIONS_SCHEMA,
-        interactions_csv(),
+        ws,
         name,
+        {"Interactions": (INTERACTIONS_SCHEMA, interactions_csv()), "Users": (USERS_SCHEMA, users_csv())},
     )
-    users = import_dataset(
-        personalize, s3, ws.bucket, ws.role, ws.group, "Users", USERS_SCHEMA, users_csv(), name
-    )
-    tracker = personalize.create_event_tracker(name=f"{name}-tracker", datasetGroupArn=ws.group)
-    wait_for(
-        lambda: personalize.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"]), "eventTracker"
-    )
+    interactions, users = imported["Interactions"], imported["Users"]
+    tracking = active_event_tracker(personalize, ws.group, f"{name}-tracker")
     for user in ("user-0", "user-1"):
         events.put_events(
-            trackingId=tracker["trackingId"],
+            trackingId=tracking,
             userId=user,
             sessionId=f"s-{user}",
             eventList=[

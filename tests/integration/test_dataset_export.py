@@ -10,8 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, interactions_csv, items_csv
-from tests.integration.conftest import Workspace, import_dataset, new_workspace, wait_for
+from tests.fixtures import interactions_and_items, interactions_csv
+from tests.integration.conftest import (
+    Workspace,
+    active_event_tracker,
+    export_dataset,
+    import_into,
+    new_workspace,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -22,28 +28,11 @@ EVENT_TIMES = (1_800_000_000, 1_800_000_060)
 def exported(target, personalize, events, s3) -> dict[str, Any]:
     ws = new_workspace(target, personalize, s3, "export")
     name = f"export-{ws.suffix}"
-    datasets = {
-        "interactions": import_dataset(
-            personalize,
-            s3,
-            ws.bucket,
-            ws.role,
-            ws.group,
-            "Interactions",
-            INTERACTIONS_SCHEMA,
-            interactions_csv(),
-            name,
-        ),
-        "items": import_dataset(
-            personalize, s3, ws.bucket, ws.role, ws.group, "Items", ITEMS_SCHEMA, items_csv(), name
-        ),
-    }
-    tracker = personalize.create_event_tracker(name=f"{name}-tracker", datasetGroupArn=ws.group)
-    wait_for(
-        lambda: personalize.describe_event_tracker(eventTrackerArn=tracker["eventTrackerArn"]), "eventTracker"
-    )
+    imported = import_into(personalize, s3, ws, name, interactions_and_items())
+    datasets = {"interactions": imported["Interactions"], "items": imported["Items"]}
+    tracking = active_event_tracker(personalize, ws.group, f"{name}-tracker")
     events.put_events(
-        trackingId=tracker["trackingId"],
+        trackingId=tracking,
         userId="user-0",
         sessionId="export-session",
         eventList=[
@@ -59,21 +48,7 @@ def exported(target, personalize, events, s3) -> dict[str, Any]:
 
 
 def _export(personalize, s3, ws: Workspace, dataset: str, job: str, **mode: str) -> list[list[str]]:
-    arn = personalize.create_dataset_export_job(
-        jobName=job,
-        datasetArn=dataset,
-        roleArn=ws.role,
-        jobOutput={"s3DataDestination": {"path": f"s3://{ws.bucket}/exports/"}},
-        **mode,
-    )["datasetExportJobArn"]
-    doc = wait_for(
-        lambda: personalize.describe_dataset_export_job(datasetExportJobArn=arn), "datasetExportJob"
-    )
-    assert doc["status"] == "ACTIVE", doc.get("failureReason")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=ws.bucket, Prefix=f"exports/{job}_")["Contents"]]
-    assert len(keys) == 1 and keys[0].endswith(".csv"), keys
-    body = s3.get_object(Bucket=ws.bucket, Key=keys[0])["Body"].read().decode()
-    return list(csv.reader(io.StringIO(body)))
+    return list(csv.reader(io.StringIO(export_dataset(personalize, s3, ws, dataset, job, **mode))))
 
 
 def _exported_once_arrived(personalize, s3, exported, dataset: str, tag: str, expected: int, **mode):

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import INTERACTIONS_SCHEMA, ITEMS_SCHEMA, avro_schema, interactions_csv, items_csv
-from tests.integration.conftest import import_dataset, new_workspace
+from tests.fixtures import ITEMS_SCHEMA, avro_schema, interactions_and_items
+from tests.integration.conftest import import_into, new_workspace
 
 pytestmark = pytest.mark.integration
 
@@ -24,20 +24,8 @@ def _schema(personalize, name: str, fields: list[dict[str, Any]]) -> str:
 def group(target, personalize, s3) -> dict[str, Any]:
     ws = new_workspace(target, personalize, s3, "update")
     name = f"update-{ws.suffix}"
-    interactions = import_dataset(
-        personalize,
-        s3,
-        ws.bucket,
-        ws.role,
-        ws.group,
-        "Interactions",
-        INTERACTIONS_SCHEMA,
-        interactions_csv(),
-        name,
-    )
-    items = import_dataset(
-        personalize, s3, ws.bucket, ws.role, ws.group, "Items", ITEMS_SCHEMA, items_csv(), name
-    )
+    imported = import_into(personalize, s3, ws, name, interactions_and_items())
+    interactions, items = imported["Interactions"], imported["Items"]
     solution = personalize.create_solution(
         name=f"{name}-before",
         datasetGroupArn=ws.group,
