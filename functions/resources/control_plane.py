@@ -26,7 +26,7 @@ from functions.resources.batch_ops import BatchInferenceOperations, check_explor
 from functions.resources.batch_segment_ops import BatchSegmentOperations, refuse_segmentation
 from functions.resources.data_deletion_ops import DataDeletionOperations
 from functions.resources.dataset_export_ops import DatasetExportOperations
-from functions.resources.dataset_update import update_dataset
+from functions.resources.dataset_update import unfinished_imports, update_dataset
 from functions.resources.filter_ops import FilterOperations
 from functions.resources.pagination import paginate
 from functions.resources.recipes import recipe_catalogue
@@ -253,11 +253,7 @@ class ControlPlane(
                 f"dataSource.dataLocation must be an s3://bucket/key path of a CSV file or folder, got "
                 f"{location!r}."
             )
-        pending = [
-            j
-            for j in self.store.list(lc.DATASET_IMPORT_JOB)
-            if j["datasetArn"] == datasetArn and j["status"] in lc.UNFINISHED
-        ]
+        pending = unfinished_imports(self.store, datasetArn)
         quotas.enforce(
             "PENDING_IMPORT_JOBS_PER_DATASET", len(pending), "pending import jobs for this dataset"
         )
@@ -340,13 +336,16 @@ class ControlPlane(
         check_auto_training_config((solutionConfig or {}).get("autoTrainingConfig"))
         in_datasets = [d for d in self.store.list(lc.DATASET) if d["datasetGroupArn"] == datasetGroupArn]
         present = {d["datasetType"].upper() for d in in_datasets}
-        check_training_data_config(
-            solutionConfig,
-            {
-                d["datasetType"].upper(): parse_schema(self.store.get(d["schemaArn"], lc.SCHEMA)["schema"])
-                for d in in_datasets
-            },
-        )
+        if (solutionConfig or {}).get("trainingDataConfig"):  # the schemas are read only to check it
+            check_training_data_config(
+                solutionConfig,
+                {
+                    d["datasetType"].upper(): parse_schema(
+                        self.store.get(d["schemaArn"], lc.SCHEMA)["schema"]
+                    )
+                    for d in in_datasets
+                },
+            )
         required = recipe["tailorRequiredDatasets"] if recipe else ()
         missing = [t for t in required if t.upper() not in present]
         if missing:

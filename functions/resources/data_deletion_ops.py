@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.protocol.errors import InvalidInputException, ResourceAlreadyExistsException
+from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
 from functions.stores import workflows
 from functions.stores.resources import ResourceStore
@@ -33,12 +33,7 @@ class DataDeletionOperations:
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         self.store.get(datasetGroupArn, lc.DATASET_GROUP)
-        location = dataSource.get("dataLocation") or ""
-        if not location.startswith("s3://") or len(location) <= len("s3://"):
-            raise InvalidInputException(
-                "dataSource.dataLocation must be an s3://bucket/key path of a CSV file of USER_IDs or a "
-                f"folder of them, got {location!r}."
-            )
+        batch_jobs.check_s3_path("dataSource.dataLocation", dataSource.get("dataLocation") or "")
         arn = self._arn(f"data-deletion-job/{jobName}")
         stamp = lc.now()
         doc: dict[str, Any] = {
@@ -51,22 +46,14 @@ class DataDeletionOperations:
             "creationDateTime": stamp,
             "lastUpdatedDateTime": stamp,
         }
-        if tags:
-            doc["tags"] = tags
-        try:
-            self.store.create(arn, lc.DATA_DELETION_JOB, doc, parent_arn=datasetGroupArn)
-        except ResourceAlreadyExistsException as exc:
-            raise ResourceAlreadyExistsException(
-                f"A data deletion job named {jobName} already exists."
-            ) from exc
-        workflows.starter().start(workflows.DATA_DELETION, arn)
+        batch_jobs.store_and_start(
+            self.store, lc.DATA_DELETION_JOB, workflows.DATA_DELETION, arn, doc, tags, "data deletion job"
+        )
         return {"dataDeletionJobArn": arn}
 
     def describe_data_deletion_job(self, dataDeletionJobArn: str) -> dict[str, Any]:
         doc = self.store.get(dataDeletionJobArn, lc.DATA_DELETION_JOB)
-        return {
-            "dataDeletionJob": {k: v for k, v in doc.items() if not k.startswith("tailor") and k != "tags"}
-        }
+        return {"dataDeletionJob": batch_jobs.public(doc)}
 
     def list_data_deletion_jobs(
         self, datasetGroupArn: str | None = None, nextToken: str | None = None, maxResults: int | None = None

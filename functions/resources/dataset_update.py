@@ -50,6 +50,15 @@ def check_replacement(old: ParsedSchema, new: ParsedSchema) -> list[FieldSpec]:
     return added
 
 
+def unfinished_imports(store: ResourceStore, dataset_arn: str) -> list[dict[str, Any]]:
+    """The dataset's import jobs that are pending or running."""
+    return [
+        job
+        for job in store.list(lc.DATASET_IMPORT_JOB)
+        if job["datasetArn"] == dataset_arn and job["status"] in lc.UNFINISHED
+    ]
+
+
 def update_dataset(store: ResourceStore, dataset_arn: str, schema_arn: str) -> dict[str, Any]:
     dataset = store.get(dataset_arn, lc.DATASET)
     dataset_type = str(dataset["datasetType"]).upper()
@@ -63,11 +72,7 @@ def update_dataset(store: ResourceStore, dataset_arn: str, schema_arn: str) -> d
     check_for_dataset_type(new, str(dataset["datasetType"]), group.get("domain"))
     old = parse_schema(store.get(dataset["schemaArn"], lc.SCHEMA)["schema"])
     added = [spec.name for spec in check_replacement(old, new)]
-    running = [
-        job
-        for job in store.list(lc.DATASET_IMPORT_JOB)
-        if job["datasetArn"] == dataset_arn and job["status"] in lc.UNFINISHED
-    ]
+    running = unfinished_imports(store, dataset_arn)
     if running:
         raise ResourceInUseException(
             f"Dataset {dataset_arn} has an import in progress ({running[0]['datasetImportJobArn']}); replace "

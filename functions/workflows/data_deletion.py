@@ -120,15 +120,14 @@ def run_data_deletion(job_arn: str) -> None:
         users = _user_ids(job["dataSource"]["dataLocation"])
     except ValueError as exc:
         raise WorkflowFailed(str(exc)) from exc
-    deleted = 0
+    deleted = _delete_events(group, users)
     for dataset_type in USER_DATASETS:
         dataset = store.find(arns.dataset_arn(group, dataset_type))
-        if dataset is not None:
-            deleted += _delete_rows(store, dataset, users)
-    deleted += _delete_events(group, users)
-    users_dataset = arns.dataset_arn(group, "USERS")
-    if store.find(users_dataset) is not None:
-        deleted += OverlayStore().remove(users_dataset, users)
+        if dataset is None:
+            continue
+        deleted += _delete_rows(store, dataset, users)
+        if dataset_type == "USERS":  # PutUsers records live beside the imported rows
+            deleted += OverlayStore().remove(dataset["datasetArn"], users)
     histories = HistoryStore()
     for user in sorted(users):
         histories.delete(history_key(group, user))

@@ -19,6 +19,7 @@ from typing import Any
 from functions.config import settings
 from functions.resources import lifecycle as lc
 from functions.resources.schema_rules import parse_schema
+from functions.serving.catalog import ID_FIELDS
 from functions.stores.blobs import BlobStore, split_s3_uri
 from functions.stores.overlay import OverlayStore
 from functions.stores.resources import ResourceStore
@@ -26,7 +27,6 @@ from functions.workflows.csv_validation import PersonalizeCsvDialect
 from functions.workflows.run import PENDING, WorkflowFailed, _set, archived_events, event_row
 
 INTERACTION_TYPES = {"INTERACTIONS": False, "ACTION_INTERACTIONS": True}  # -> archived as actions
-RECORD_ID_FIELDS = {"ITEMS": "ITEM_ID", "USERS": "USER_ID", "ACTIONS": "ACTION_ID"}
 
 
 def _bulk_rows(dataset: dict[str, Any], header: list[str]) -> list[list[str]]:
@@ -47,7 +47,7 @@ def _put_rows(dataset: dict[str, Any], dataset_type: str, header: list[str]) -> 
     if dataset_type in INTERACTION_TYPES:
         events = archived_events(dataset["datasetGroupArn"], actions=INTERACTION_TYPES[dataset_type])
         return [event_row(event, header) for event in sorted(events, key=lambda e: float(e["sentAt"]))]
-    id_field = RECORD_ID_FIELDS[dataset_type]
+    id_field = ID_FIELDS[dataset_type]
     records = OverlayStore().all_records(dataset["datasetArn"]).records
     rows = []
     for record_id, record in sorted(records.items()):
@@ -64,7 +64,7 @@ def run_dataset_export(job_arn: str) -> None:
     schema = parse_schema(store.get(dataset["schemaArn"], lc.SCHEMA)["schema"])
     header = list(schema.field_names)
     dataset_type = str(dataset["datasetType"]).upper()
-    mode = job.get("ingestionMode", "PUT")
+    mode = job["ingestionMode"]  # CreateDatasetExportJob stores the default
     rows = []
     if mode in ("BULK", "ALL"):
         rows += _bulk_rows(dataset, header)
