@@ -127,6 +127,7 @@ WORKFLOW_BATCH_INFERENCE = "batch-inference"
 WORKFLOW_BATCH_SEGMENT = "batch-segment"
 WORKFLOW_DATASET_EXPORT = "dataset-export"
 WORKFLOW_DATA_DELETION = "data-deletion"
+WORKFLOW_RECOMMENDER = "recommender"
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,8 @@ WORKFLOWS: dict[str, Workflow] = {
         Workflow(WORKFLOW_DATASET_EXPORT, "workflow"),
         # Removes the listed users from the group's datasets, recorded events and histories.
         Workflow(WORKFLOW_DATA_DELETION, "workflow"),
+        # Trains a recommender's use case as a solution version is trained, then serves it; its updates.
+        Workflow(WORKFLOW_RECOMMENDER, "train", container_step=True, timeout_s=6 * 3600),
     )
 }
 

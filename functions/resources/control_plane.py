@@ -29,7 +29,8 @@ from functions.resources.dataset_export_ops import DatasetExportOperations
 from functions.resources.dataset_update import unfinished_imports, update_dataset
 from functions.resources.filter_ops import FilterOperations
 from functions.resources.pagination import paginate
-from functions.resources.recipes import recipe_catalogue
+from functions.resources.recipes import listed_recipes, recipe_catalogue
+from functions.resources.recommender_ops import RecommenderOperations, group_schemas, refuse_use_case
 from functions.resources.schema_rules import check_for_dataset_type, parse_schema
 from functions.resources.tag_ops import TagOperations
 from functions.resources.training_columns import check_training_data_config
@@ -59,6 +60,7 @@ class ControlPlane(
     FeatureTransformationOperations,
     DatasetExportOperations,
     DataDeletionOperations,
+    RecommenderOperations,
 ):
     def __init__(self, ctx: RequestContext, store: ResourceStore | None = None) -> None:
         self.ctx = ctx
@@ -134,6 +136,7 @@ class ControlPlane(
         for resource_type, what in (
             (lc.EVENT_TRACKER, "event trackers"),
             (lc.SOLUTION, "solutions"),
+            (lc.RECOMMENDER, "recommenders"),
             (lc.DATASET, "datasets"),
         ):
             if any(d.get("datasetGroupArn") == datasetGroupArn for d in self.store.list(resource_type)):
@@ -299,7 +302,7 @@ class ControlPlane(
         maxResults: int | None = None,
         domain: str | None = None,
     ) -> dict[str, Any]:
-        recipes = [r for r in recipe_catalogue() if domain is None or r.get("domain") == domain]
+        recipes = [r for r in listed_recipes() if domain is None or r.get("domain") == domain]
         page, token = paginate(recipes, f"recipes|{domain}", nextToken, maxResults)
         out: dict[str, Any] = {"recipes": [summarize(r, "RecipeSummary") for r in page]}
         if token:
@@ -307,7 +310,7 @@ class ControlPlane(
         return out
 
     def describe_recipe(self, recipeArn: str) -> dict[str, Any]:
-        for recipe in recipe_catalogue():
+        for recipe in listed_recipes():
             if recipe["recipeArn"] == recipeArn:
                 return {"recipe": summarize(recipe, "Recipe")}
         raise ResourceNotFoundException(f"Could not find resource: {recipeArn}")
@@ -327,6 +330,7 @@ class ControlPlane(
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         self._get(datasetGroupArn, lc.DATASET_GROUP)
+        refuse_use_case(recipeArn)
         # recipeArn, or HPO / AutoML and their parts of solutionConfig (functions/resources/tuning_rules.py).
         solutionConfig = check_search(
             self.store, datasetGroupArn, recipeArn, bool(performHPO), bool(performAutoML), solutionConfig
@@ -337,15 +341,7 @@ class ControlPlane(
         in_datasets = [d for d in self.store.list(lc.DATASET) if d["datasetGroupArn"] == datasetGroupArn]
         present = {d["datasetType"].upper() for d in in_datasets}
         if (solutionConfig or {}).get("trainingDataConfig"):  # the schemas are read only to check it
-            check_training_data_config(
-                solutionConfig,
-                {
-                    d["datasetType"].upper(): parse_schema(
-                        self.store.get(d["schemaArn"], lc.SCHEMA)["schema"]
-                    )
-                    for d in in_datasets
-                },
-            )
+            check_training_data_config(solutionConfig, group_schemas(self.store, datasetGroupArn))
         required = recipe["tailorRequiredDatasets"] if recipe else ()
         missing = [t for t in required if t.upper() not in present]
         if missing:

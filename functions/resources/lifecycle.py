@@ -17,6 +17,9 @@ UPDATE_FAILED = "UPDATE FAILED"
 
 UNFINISHED = frozenset({CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING})
 
+# A stopped recommender (StopRecommender) keeps its model but serves nothing until StartRecommender.
+INACTIVE = "INACTIVE"
+
 # Data deletion jobs have statuses of their own: PENDING > IN_PROGRESS > COMPLETED -or- FAILED.
 PENDING = "PENDING"
 IN_PROGRESS = "IN_PROGRESS"
@@ -37,6 +40,7 @@ BATCH_INFERENCE_JOB = "batch-inference-job"
 BATCH_SEGMENT_JOB = "batch-segment-job"
 DATASET_EXPORT_JOB = "dataset-export-job"
 DATA_DELETION_JOB = "data-deletion-job"
+RECOMMENDER = "recommender"
 TRACKING_ID = "tracking-id"  # index from a PutEvents trackingId to its event tracker
 
 

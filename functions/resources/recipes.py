@@ -33,3 +33,32 @@ def recipe_catalogue() -> tuple[dict[str, Any], ...]:
         }
         for info in sorted(RECIPES.values(), key=lambda i: i.name)
     )
+
+
+@lru_cache(maxsize=1)
+def use_case_catalogue() -> tuple[dict[str, Any], ...]:
+    """Domain dataset group use cases (``use_cases.py``), as ListRecipes lists them: each with its domain,
+    and the algorithm of the Tailor recipe that trains it."""
+    from functions.resources.use_cases import USE_CASES
+
+    custom = {r["name"]: r for r in recipe_catalogue()}
+    return tuple(
+        {
+            "name": case.name,
+            "recipeArn": case.recipe_arn,
+            "algorithmArn": custom[case.trained_as]["algorithmArn"],
+            "featureTransformationArn": custom[case.trained_as]["featureTransformationArn"],
+            "status": "ACTIVE",
+            "description": f"{case.description} (Tailor trains it with {case.trained_as}.)",
+            "recipeType": custom[case.trained_as]["recipeType"],
+            "domain": case.domain,
+            "creationDateTime": CATALOGUE_DATE,
+            "lastUpdatedDateTime": CATALOGUE_DATE,
+        }
+        for case in sorted(USE_CASES.values(), key=lambda u: u.name)
+    )
+
+
+def listed_recipes() -> tuple[dict[str, Any], ...]:
+    """What ListRecipes and DescribeRecipe know: the custom recipes, then the domain use cases."""
+    return recipe_catalogue() + use_case_catalogue()

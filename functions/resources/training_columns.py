@@ -39,12 +39,15 @@ def _lists(config: Mapping[str, Any] | None, name: str) -> dict[str, set[str]]:
     return {str(key).upper(): {str(c).upper() for c in columns} for key, columns in raw.items()}
 
 
-def check_training_data_config(config: Mapping[str, Any] | None, schemas: Mapping[str, ParsedSchema]) -> None:
-    """``schemas``: the group's datasets' schemas by upper-case dataset type."""
+def check_training_data_config(
+    config: Mapping[str, Any] | None, schemas: Mapping[str, ParsedSchema], owner: str = "solutionConfig"
+) -> None:
+    """``schemas``: the group's datasets' schemas by upper-case dataset type; ``owner`` names the
+    structure ``config`` is (solutionConfig, or a recommender's recommenderConfig) in messages."""
     lists = {name: _lists(config, name) for name in LISTS}
     for name, by_type in lists.items():
         for dataset_type, columns in by_type.items():
-            where = f"solutionConfig.trainingDataConfig.{name}"
+            where = f"{owner}.trainingDataConfig.{name}"
             if dataset_type not in REQUIRED:
                 raise InvalidInputException(
                     f"{where}: '{dataset_type}' is not a dataset type; use one of {', '.join(REQUIRED)}."
@@ -69,7 +72,7 @@ def check_training_data_config(config: Mapping[str, Any] | None, schemas: Mappin
         both = sorted(excluded[dataset_type] & included[dataset_type])
         if both:
             raise InvalidInputException(
-                f"solutionConfig.trainingDataConfig: {both[0]} of the {dataset_type} dataset is both "
+                f"{owner}.trainingDataConfig: {both[0]} of the {dataset_type} dataset is both "
                 "included and excluded."
             )
 

@@ -15,6 +15,7 @@ import math
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from functions.protocol.dispatch import RequestContext
 from functions.protocol.errors import InvalidInputException, ResourceNotFoundException
 from functions.resources import artifacts
 from functions.resources import lifecycle as lc
+from functions.resources.use_cases import UseCase, use_case_of
 from functions.serving.model_artifact import ITEM_NEIGHBORS, LoadedModel, ModelArtifactError
 from functions.serving.recommender import FilterRequest, PromotionRequest, Recommender, metadata_for
 from functions.serving.selection import Chosen
@@ -130,25 +132,55 @@ def _version(arn: str) -> dict[str, Any]:
     return doc
 
 
+def _switching(key: str, wanted: str, version_of: Any, what: str) -> Recommender:
+    """The model ``key`` (a campaign or recommender) serves: ``wanted`` once it has loaded, the one it
+    served before meanwhile (``version_of(model ARN)`` -> the document the cache loads from)."""
+    current = _serving.get(key)
+    if current and current != wanted and not MODELS.failed(wanted):
+        ready = MODELS.ready(wanted)
+        if ready is None:
+            MODELS.load_in_background(version_of(wanted))
+            return MODELS.get(version_of(current))
+    if current and MODELS.failed(wanted):
+        return MODELS.get(version_of(current))
+    try:
+        recommender = MODELS.get(version_of(wanted))
+    except ModelArtifactError as exc:
+        raise InvalidInputException(f"{what} cannot load its model: {exc}") from exc
+    _serving[key] = wanted
+    return recommender
+
+
 def _campaign_recommender(campaign_arn: str) -> tuple[dict[str, Any], Recommender]:
     campaign = _document(campaign_arn, "campaignArn")
     if campaign["status"] != lc.ACTIVE:
         raise InvalidInputException(f"Campaign {campaign_arn} is {campaign['status']}, not ACTIVE.")
-    wanted = campaign["solutionVersionArn"]
-    current = _serving.get(campaign_arn)
-    if current and current != wanted and not MODELS.failed(wanted):
-        ready = MODELS.ready(wanted)
-        if ready is None:
-            MODELS.load_in_background(_version(wanted))
-            return campaign, MODELS.get(_version(current))
-    if current and MODELS.failed(wanted):
-        return campaign, MODELS.get(_version(current))
-    try:
-        recommender = MODELS.get(_version(wanted))
-    except ModelArtifactError as exc:
-        raise InvalidInputException(f"Campaign {campaign_arn} cannot load its model: {exc}") from exc
-    _serving[campaign_arn] = wanted
+    recommender = _switching(
+        campaign_arn, campaign["solutionVersionArn"], _version, f"Campaign {campaign_arn}"
+    )
     return campaign, recommender
+
+
+def _domain_recommender(recommender_arn: str) -> tuple[dict[str, Any], Recommender, UseCase]:
+    """A recommender (CreateRecommender) and its use case; its model has no document of its own."""
+    doc = _document(recommender_arn, "recommenderArn")
+    if doc["status"] != lc.ACTIVE:
+        raise InvalidInputException(
+            f"Recommender {recommender_arn} is {doc['status']}, not ACTIVE"
+            + (": start it with StartRecommender." if doc["status"] == lc.INACTIVE else ".")
+        )
+    case = use_case_of(doc["recipeArn"])
+    if case is None:
+        raise InvalidInputException(f"Recommender {recommender_arn} has no use case Tailor serves.")
+    group = doc["datasetGroupArn"]
+
+    def version_of(model_arn: str) -> dict[str, Any]:
+        return {"solutionVersionArn": model_arn, "datasetGroupArn": group}
+
+    recommender = _switching(
+        recommender_arn, doc["tailorModelArn"], version_of, f"Recommender {recommender_arn}"
+    )
+    return doc, recommender, case
 
 
 def _filter(
@@ -167,6 +199,18 @@ def _filter(
             f"dataset group {group}."
         )
     return FilterRequest(doc["filterExpression"], values)
+
+
+def _with_automatic_filter(
+    case: UseCase, request: FilterRequest | None, user_id: str | None
+) -> FilterRequest | None:
+    """The use case's own filter (the items the user watched or purchased) ahead of the request's."""
+    automatic = case.automatic_filter()
+    if automatic is None or not user_id:
+        return request
+    if request is None:
+        return FilterRequest(automatic)
+    return FilterRequest(f"{automatic} | {request.expression}", request.values)
 
 
 def _recipe_type(recommender: Recommender) -> str:
@@ -201,19 +245,33 @@ def _check_num_results(n: int, limit: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Served:
+    """What a request names: a campaign or a recommender, as errors call it, and its configuration."""
+
+    label: str  # "Campaign <arn>" / "Recommender <arn>"
+    config: dict[str, Any]  # campaignConfig / recommenderConfig
+    config_name: str
+    use_case: UseCase | None = None
+
+    @staticmethod
+    def campaign(doc: dict[str, Any]) -> Served:
+        return Served(f"Campaign {doc['campaignArn']}", doc.get("campaignConfig", {}), "campaignConfig")
+
+
 class Runtime:
     def __init__(self, ctx: RequestContext) -> None:
         self.ctx = ctx
 
     def _metadata_columns(
-        self, campaign: dict[str, Any], recommender: Recommender, columns: dict[str, list[str]] | None
+        self, served: Served, recommender: Recommender, columns: dict[str, list[str]] | None
     ) -> list[str] | None:
         if not columns:
             return None
-        if not campaign.get("campaignConfig", {}).get("enableMetadataWithRecommendations"):
+        if not served.config.get("enableMetadataWithRecommendations"):
             raise InvalidInputException(
-                f"Campaign {campaign['campaignArn']} does not return metadata: create or update it with "
-                "campaignConfig.enableMetadataWithRecommendations set to true."
+                f"{served.label} does not return metadata: create or update it with "
+                f"{served.config_name}.enableMetadataWithRecommendations set to true."
             )
         unknown_keys = [k for k in columns if k != "ITEMS"]
         if unknown_keys:
@@ -224,7 +282,7 @@ class Runtime:
         _, view = recommender.state.items()
         if view is None:
             raise InvalidInputException(
-                "metadataColumns needs an Items dataset in the campaign's dataset group."
+                "metadataColumns needs an Items dataset in the dataset group."
             )
         for column in wanted:
             spec = view.schema.field(column)
@@ -250,28 +308,31 @@ class Runtime:
     ) -> dict[str, Any]:
         if campaignArn and recommenderArn:
             raise InvalidInputException("Specify either campaignArn or recommenderArn, not both.")
-        if recommenderArn:
-            # Recommenders (domain dataset groups) are not created by Tailor, so none can exist.
-            raise ResourceNotFoundException(f"Could not find resource: {recommenderArn}", status=404)
-        if not campaignArn:
+        if not campaignArn and not recommenderArn:
             raise InvalidInputException("Either campaignArn or recommenderArn is required.")
         n = DEFAULT_RESULTS if numResults is None else numResults
         # The documented maxima (botocore's model states only the minimum), checked before any lookup
         # as AWS validates input first.
         _check_num_results(n, MAX_RESULTS)
-        campaign, recommender = _campaign_recommender(campaignArn)
-        columns = self._metadata_columns(campaign, recommender, metadataColumns)
+        if recommenderArn:
+            doc, recommender, case = _domain_recommender(recommenderArn)
+            served = Served(
+                f"Recommender {recommenderArn}", doc["recommenderConfig"], "recommenderConfig", case
+            )
+        else:
+            campaign, recommender = _campaign_recommender(str(campaignArn))
+            served = Served.campaign(campaign)
+        columns = self._metadata_columns(served, recommender, metadataColumns)
         if columns is not None:
             _check_num_results(n, MAX_RESULTS_WITH_METADATA)
         recipe_type = _recipe_type(recommender)
         if recipe_type == "PERSONALIZED_RANKING":
             raise InvalidInputException(
-                f"Campaign {campaignArn} ranks items (PERSONALIZED_RANKING): call GetPersonalizedRanking."
+                f"{served.label} ranks items (PERSONALIZED_RANKING): call GetPersonalizedRanking."
             )
         if recipe_type == "PERSONALIZED_ACTIONS":
             raise InvalidInputException(
-                f"Campaign {campaignArn} recommends actions (PERSONALIZED_ACTIONS): "
-                "call GetActionRecommendations."
+                f"{served.label} recommends actions (PERSONALIZED_ACTIONS): call GetActionRecommendations."
             )
         group = recommender.state.group
         flt = _filter(filterArn, filterValues, group, "")
@@ -284,15 +345,25 @@ class Runtime:
                     "promotions.1.filterArn is required: it selects the promoted items."
                 )
             promotion = PromotionRequest(spec["name"], int(spec.get("percentPromotedItems", 0)), promo_filter)
-        if recommender.model.contract == ITEM_NEIGHBORS:
-            if not itemId:
+        case = served.use_case
+        if case is not None:
+            use = case.recipe_arn
+            if case.needs_item and not itemId:
                 raise InvalidInputException(
-                    f"Campaign {campaignArn} recommends related items: itemId is required."
+                    f"{served.label} ({use}) recommends for an item: itemId is required."
                 )
+            if case.needs_user and not userId:
+                raise InvalidInputException(
+                    f"{served.label} ({use}) recommends for a user: userId is required."
+                )
+            flt = _with_automatic_filter(case, flt, userId)
+        elif recommender.model.contract == ITEM_NEIGHBORS:
+            if not itemId:
+                raise InvalidInputException(f"{served.label} recommends related items: itemId is required.")
         elif not userId:
-            raise InvalidInputException(f"Campaign {campaignArn} recommends for users: userId is required.")
+            raise InvalidInputException(f"{served.label} recommends for users: userId is required.")
         live = _live_events(group, userId)
-        exploration = campaign.get("campaignConfig", {}).get("itemExplorationConfig")
+        exploration = served.config.get("itemExplorationConfig")
         chosen = recommender.recommend(
             n,
             user_id=userId,
@@ -330,7 +401,7 @@ class Runtime:
                 f"Campaign {campaignArn} was not trained with a PERSONALIZED_RANKING recipe; "
                 "GetPersonalizedRanking needs one (e.g. aws-personalized-ranking)."
             )
-        columns = self._metadata_columns(campaign, recommender, metadataColumns)
+        columns = self._metadata_columns(Served.campaign(campaign), recommender, metadataColumns)
         group = recommender.state.group
         flt = _filter(filterArn, filterValues, group, "")
         chosen = recommender.rank(userId, inputList, _live_events(group, userId), flt, context)

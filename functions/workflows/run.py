@@ -21,7 +21,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -323,22 +324,29 @@ def _training_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
-def train_solution_version(version_arn: str) -> None:
-    store = ResourceStore()
-    try:
-        version = _set(version_arn, lc.CREATE_IN_PROGRESS, expect=PENDING)
-    except Superseded:
-        record_crash(workflows.SOLUTION_VERSION, version_arn, "Stopped before training started.")
-        return
+def write_channels(spec: dict[str, Any], data_dir: Path) -> None:
+    """The training job's input channels under ``data_dir`` for a solution version or a recommender's
+    training ``spec`` (the version document's training fields): the local runner and the SageMaker
+    path's prepare step write the same ones."""
+    _write_interactions(spec, data_dir / "interactions")
+    _write_items(spec, data_dir / "items")
+    _write_users(spec, data_dir / "users")
+    _write_previous_model(spec, data_dir)
+
+
+@contextmanager
+def trained_model(
+    spec: dict[str, Any], progress_arn: str, stop_requested: Callable[[], bool]
+) -> Iterator[tuple[Path, float] | None]:
+    """Run the training container on ``spec`` as a subprocess and yield (model folder, hours), or None
+    when ``stop_requested`` turned true first; the folder is removed afterwards. Its progress is shown as
+    ``progress_arn``'s ``tailor:trainingProgress`` tag."""
     work = Path(tempfile.mkdtemp(prefix="tailor-train-"))
     try:
         input_dir, model_dir, output_dir = work / "input", work / "model", work / "output"
-        _write_interactions(version, input_dir / "data" / "interactions")
-        _write_items(version, input_dir / "data" / "items")
-        _write_users(version, input_dir / "data" / "users")
-        _write_previous_model(version, input_dir / "data")
+        write_channels(spec, input_dir / "data")
         (input_dir / "config").mkdir(parents=True)
-        (input_dir / "config" / "hyperparameters.json").write_text(json.dumps(_hyperparameters(version)))
+        (input_dir / "config" / "hyperparameters.json").write_text(json.dumps(_hyperparameters(spec)))
         model_dir.mkdir()
         output_dir.mkdir()
         started = time.monotonic()
@@ -349,15 +357,15 @@ def train_solution_version(version_arn: str) -> None:
             env=_training_env(),
         )
         last_lines: deque[str] = deque(maxlen=3)
-        progress = ProgressTag(version_arn)
+        progress = ProgressTag(progress_arn)
         relay = threading.Thread(target=_relay, args=(process, last_lines, progress), daemon=True)
         relay.start()
         while process.poll() is None:
             time.sleep(STOP_POLL_S)
-            if store.get(version_arn, lc.SOLUTION_VERSION)["status"] == lc.CREATE_STOPPING:
+            if stop_requested():
                 process.send_signal(signal.SIGTERM)
                 process.wait()
-                _set(version_arn, lc.CREATE_STOPPED)
+                yield None
                 return
         relay.join(timeout=5)
         progress.flush()
@@ -366,9 +374,27 @@ def train_solution_version(version_arn: str) -> None:
             failure = output_dir / "failure"
             reason = failure.read_text().strip() if failure.exists() else " ".join(last_lines)
             raise WorkflowFailed(reason or f"Training exited with status {process.returncode}.")
-        publish_model(version_arn, model_dir, hours)
+        yield model_dir, hours
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def train_solution_version(version_arn: str) -> None:
+    store = ResourceStore()
+    try:
+        version = _set(version_arn, lc.CREATE_IN_PROGRESS, expect=PENDING)
+    except Superseded:
+        record_crash(workflows.SOLUTION_VERSION, version_arn, "Stopped before training started.")
+        return
+
+    def stop_requested() -> bool:
+        return bool(store.get(version_arn, lc.SOLUTION_VERSION)["status"] == lc.CREATE_STOPPING)
+
+    with trained_model(version, version_arn, stop_requested) as trained:
+        if trained is None:
+            _set(version_arn, lc.CREATE_STOPPED)
+            return
+        publish_model(version_arn, *trained)
 
 
 def publish_model(version_arn: str, model_dir: Path, hours: float) -> None:
@@ -531,6 +557,12 @@ def data_deletion(job_arn: str) -> None:
     run_data_deletion(job_arn)
 
 
+def recommender(recommender_arn: str) -> None:
+    from functions.workflows.recommender import run_recommender
+
+    run_recommender(recommender_arn)
+
+
 # -- dispatch ------------------------------------------------------------------------------------
 RUNNERS = {
     workflows.DATASET_IMPORT: import_dataset,
@@ -540,6 +572,7 @@ RUNNERS = {
     workflows.BATCH_SEGMENT: batch_segment,
     workflows.DATASET_EXPORT: dataset_export,
     workflows.DATA_DELETION: data_deletion,
+    workflows.RECOMMENDER: recommender,
 }
 
 
@@ -556,6 +589,11 @@ def record_crash(kind: str, arn: str, reason: str) -> None:
     if kind == workflows.DATA_DELETION:
         if doc.get("status") in (lc.PENDING, lc.IN_PROGRESS):
             _set(arn, lc.FAILED, reason)
+        return
+    if kind == workflows.RECOMMENDER:
+        from functions.workflows import recommender as recommender_workflow
+
+        recommender_workflow.record_crash(arn, reason)
         return
     if doc.get("status") in lc.UNFINISHED:
         status = lc.CREATE_STOPPED if doc["status"] == lc.CREATE_STOPPING else lc.CREATE_FAILED

@@ -24,7 +24,7 @@ from functions.config import settings
 from functions.resources import lifecycle as lc
 from functions.stores.blobs import BlobStore, split_s3_uri
 from functions.stores.resources import ResourceStore
-from functions.workflows import run
+from functions.workflows import recommender, run
 from functions.workflows.progress import set_progress
 
 # training.entrypoint.INTERACTIONS_CHANNEL; not imported, because the entrypoint pulls in the
@@ -55,24 +55,29 @@ def _channel(name: str, uri: str) -> dict[str, Any]:
     }
 
 
-def prepare_training(version_arn: str) -> dict[str, Any]:
-    """Move the version to CREATE IN_PROGRESS and upload the job's input channels to S3.
+def _begin(kind: str, arn: str) -> dict[str, Any]:
+    """Move the resource to IN_PROGRESS; the training spec its channels are written from."""
+    if kind == wiring.WORKFLOW_RECOMMENDER:
+        return recommender.begin(arn)
+    return run._set(arn, lc.CREATE_IN_PROGRESS, expect=run.PENDING)
 
-    The channels are what the local runner writes under ``<input>/data/``: ``interactions`` always,
-    ``items`` / ``users`` for recipes that read the Items / Users dataset, ``previous_model`` for
-    trainingMode UPDATE.
+
+def prepare_training(version_arn: str, kind: str = wiring.WORKFLOW_SOLUTION_VERSION) -> dict[str, Any]:
+    """Move the solution version (or recommender) to IN_PROGRESS and upload the job's input channels to
+    S3.
+
+    The channels are what the local runner writes under ``<input>/data/`` (``run.write_channels``):
+    ``interactions`` always, ``items`` / ``users`` for recipes that read the Items / Users dataset,
+    ``previous_model`` for trainingMode UPDATE.
     """
-    version = run._set(version_arn, lc.CREATE_IN_PROGRESS, expect=run.PENDING)
+    spec = _begin(kind, version_arn)
     job = training_job_name(version_arn)
     bucket = settings().artifacts_bucket
     prefix = f"{wiring.TRAINING_JOBS_PREFIX}{job}/"
     work = Path(tempfile.mkdtemp(prefix="tailor-prepare-"))
     channels: list[dict[str, Any]] = []
     try:
-        run._write_interactions(version, work / CHANNEL)
-        run._write_items(version, work / "items")
-        run._write_users(version, work / "users")
-        run._write_previous_model(version, work)
+        run.write_channels(spec, work)
         for channel in sorted(p for p in work.iterdir() if p.is_dir()):
             BlobStore().upload_dir(channel, bucket, f"{prefix}input/{channel.name}/")
             channels.append(_channel(channel.name, f"s3://{bucket}/{prefix}input/{channel.name}/"))
@@ -87,13 +92,22 @@ def prepare_training(version_arn: str) -> dict[str, Any]:
         "inputDataConfig": channels,
         "outputUri": f"s3://{bucket}/{prefix}output/",
         # SageMaker passes hyperparameters as strings, exactly as hyperparameters.json holds them.
-        "hyperParameters": run._hyperparameters(version),
+        "hyperParameters": run._hyperparameters(spec),
     }
 
 
-def publish_training(version_arn: str, model_artifacts: str, training_seconds: float) -> None:
+def publish_training(
+    version_arn: str,
+    model_artifacts: str,
+    training_seconds: float,
+    kind: str = wiring.WORKFLOW_SOLUTION_VERSION,
+) -> None:
     """Unpack SageMaker's model.tar.gz and publish it, unless a stop was asked for meanwhile."""
-    if ResourceStore().get(version_arn, lc.SOLUTION_VERSION)["status"] == lc.CREATE_STOPPING:
+    solution_version = kind == wiring.WORKFLOW_SOLUTION_VERSION
+    if (
+        solution_version
+        and ResourceStore().get(version_arn, lc.SOLUTION_VERSION)["status"] == lc.CREATE_STOPPING
+    ):
         run._set(version_arn, lc.CREATE_STOPPED)
         return
     bucket, key = split_s3_uri(model_artifacts)
@@ -105,7 +119,10 @@ def publish_training(version_arn: str, model_artifacts: str, training_seconds: f
         with tarfile.open(archive) as tar:
             # The "data" filter refuses absolute paths, links out of the folder and device files.
             tar.extractall(model_dir, filter="data")
-        run.publish_model(version_arn, model_dir, training_seconds / 3600)
+        if solution_version:
+            run.publish_model(version_arn, model_dir, training_seconds / 3600)
+        else:
+            recommender.publish(version_arn, model_dir, training_seconds / 3600)
         set_progress(version_arn, f"phase=done seconds={round(training_seconds, 3)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -146,8 +163,9 @@ def run_step(event: dict[str, Any]) -> dict[str, Any]:
     if not wiring.WORKFLOWS[kind].container_step:
         raise StepError(f"workflow {kind!r} has no container step, so no step {step!r}")
     if step == "prepare":
-        return prepare_training(arn)
+        return prepare_training(arn, kind)
     if step == "publish":
-        publish_training(arn, str(event["modelArtifacts"]), float(event.get("trainingSeconds") or 0))
+        seconds = float(event.get("trainingSeconds") or 0)
+        publish_training(arn, str(event["modelArtifacts"]), seconds, kind)
         return {"kind": kind, "arn": arn}
     raise StepError(f"unknown workflow step {step!r}")

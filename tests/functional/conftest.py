@@ -95,8 +95,9 @@ def control_op(operation: str, **body: Any) -> tuple[int, dict]:
 
 
 class RecordingStarter:
-    """A workflow starter that records training starts (the versions stay CREATE PENDING, for tests that
-    drive or inspect training themselves) and runs every other workflow (imports) inline."""
+    """A workflow starter that records training starts (solution versions and recommenders stay CREATE
+    PENDING, for tests that drive or inspect training themselves) and runs every other workflow (imports)
+    inline."""
 
     def __init__(self) -> None:
         self.started: list[tuple[str, str]] = []
@@ -104,7 +105,7 @@ class RecordingStarter:
     def start(self, kind: str, arn: str) -> None:
         from functions.stores import workflows
 
-        if kind == workflows.SOLUTION_VERSION:
+        if kind in (workflows.SOLUTION_VERSION, workflows.RECOMMENDER):
             self.started.append((kind, arn))
         else:
             workflows.InlineStarter().start(kind, arn)

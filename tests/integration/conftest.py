@@ -114,12 +114,25 @@ def wait_for(describe, key: str, timeout: float = 300, final=("ACTIVE", "CREATE 
 
 
 def import_dataset(
-    personalize, s3, bucket: str, role: str, group: str, dataset_type: str, schema: str, body: str, name: str
+    personalize,
+    s3,
+    bucket: str,
+    role: str,
+    group: str,
+    dataset_type: str,
+    schema: str,
+    body: str,
+    name: str,
+    domain: str | None = None,
 ) -> str:
-    """Schema, dataset and a FULL import of ``body`` from S3, as a notebook does; the dataset ARN."""
+    """Schema (of ``domain``, for a Domain dataset group), dataset and a FULL import of ``body`` from S3,
+    as a notebook does; the dataset ARN."""
     key = f"{name}/{dataset_type.lower()}.csv"
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
-    schema_arn = personalize.create_schema(name=f"{name}-{dataset_type.lower()}", schema=schema)["schemaArn"]
+    in_domain = {"domain": domain} if domain else {}
+    schema_arn = personalize.create_schema(name=f"{name}-{dataset_type.lower()}", schema=schema, **in_domain)[
+        "schemaArn"
+    ]
     dataset = personalize.create_dataset(
         name=f"{name}-{dataset_type.lower()}",
         schemaArn=schema_arn,
@@ -174,20 +187,23 @@ class Workspace:
     bucket: str
     role: str
     group: str
+    domain: str | None = None
 
 
-def new_workspace(target, personalize, s3, tag: str) -> Workspace:
+def new_workspace(target, personalize, s3, tag: str, domain: str | None = None) -> Workspace:
     """Bucket ``tailor-<tag>-<suffix>``, role ``Personalize<Tag>-<suffix>`` and an ACTIVE dataset group
-    ``<tag>-group-<suffix>``: each test module's own, so modules never see each other's data."""
+    ``<tag>-group-<suffix>`` (a Domain dataset group with ``domain``): each test module's own, so modules
+    never see each other's data."""
     suffix = uuid.uuid4().hex[:6]
     bucket = f"tailor-{tag}-{suffix}"
     s3.create_bucket(Bucket=bucket)
     role = target.client("iam").create_role(
         RoleName=f"Personalize{tag.capitalize()}-{suffix}", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
     )["Role"]["Arn"]
-    group = personalize.create_dataset_group(name=f"{tag}-group-{suffix}")["datasetGroupArn"]
+    in_domain = {"domain": domain} if domain else {}
+    group = personalize.create_dataset_group(name=f"{tag}-group-{suffix}", **in_domain)["datasetGroupArn"]
     wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group), "datasetGroup")
-    return Workspace(suffix, bucket, role, group)
+    return Workspace(suffix, bucket, role, group, domain)
 
 
 def import_into(
@@ -196,7 +212,7 @@ def import_into(
     """Each dataset type's (schema, CSV body) imported into the workspace's group; the ARNs by type."""
     return {
         dataset_type: import_dataset(
-            personalize, s3, ws.bucket, ws.role, ws.group, dataset_type, schema, body, name
+            personalize, s3, ws.bucket, ws.role, ws.group, dataset_type, schema, body, name, ws.domain
         )
         for dataset_type, (schema, body) in datasets.items()
     }
