@@ -281,9 +281,7 @@ class Runtime:
             raise InvalidInputException(f"metadataColumns.ITEMS: at most {MAX_METADATA_COLUMNS} columns.")
         _, view = recommender.state.items()
         if view is None:
-            raise InvalidInputException(
-                "metadataColumns needs an Items dataset in the dataset group."
-            )
+            raise InvalidInputException("metadataColumns needs an Items dataset in the dataset group.")
         for column in wanted:
             spec = view.schema.field(column)
             if spec is None or spec.name.upper() == "ITEM_ID":
