@@ -1,7 +1,7 @@
 """The local stand-in for EventBridge schedules: a thread that runs each scheduled function's work.
 
 A deployment invokes the ``scheduler`` Lambda on a rate (``functions.wiring.SCHEDULES``); ``tailor
-serve`` calls the same function (``create_due_versions``) every ``local_interval_s`` seconds, or every
+serve`` calls the same function (``start_due_training``) every ``local_interval_s`` seconds, or every
 ``TAILOR_SCHEDULER_INTERVAL_S`` when set. A failing run is logged and retried at the next tick.
 """
 
@@ -22,9 +22,9 @@ INTERVAL_ENV = "TAILOR_SCHEDULER_INTERVAL_S"
 
 
 def _default_work() -> list[str]:
-    from functions.resources.auto_training import create_due_versions
+    from functions.resources.auto_training import start_due_training
 
-    return create_due_versions()
+    return start_due_training()
 
 
 class Scheduler:

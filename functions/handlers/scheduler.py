@@ -10,14 +10,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from functions.resources.auto_training import create_due_versions
+from functions.resources.auto_training import start_due_training
 
 logger = Logger(service="tailor-scheduler")
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    created = create_due_versions()
-    if created:
-        logger.info("automatic training started", extra={"solutionVersionArns": created})
-    return {"solutionVersionArns": created}
+    started = start_due_training()
+    if started:
+        logger.info("automatic training started", extra={"arns": started})
+    return {"arns": started}

@@ -111,3 +111,11 @@ def _claim(doc: dict[str, Any], slot: float) -> dict[str, Any]:
         raise _SlotTaken(doc["solutionArn"])
     doc["tailorAutoTrainingSlot"] = slot
     return doc
+
+
+def start_due_training(now: float | None = None) -> list[str]:
+    """What the schedulers run: the due automatic solution versions and recommender retrainings; the
+    ARNs of what started."""
+    from functions.resources.recommender_retraining import retrain_due_recommenders
+
+    return [*create_due_versions(now), *retrain_due_recommenders(now)]

@@ -20,6 +20,7 @@ DEFAULTS = {
     "FILTERS_PER_DATASET_GROUP": 10,
     "PENDING_BATCH_INFERENCE_JOBS": 5,
     "PENDING_BATCH_SEGMENT_JOBS": 5,
+    "RECOMMENDERS": 15,  # "You can create at most 15 recommenders per region."
 }
 
 

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from functions.protocol.errors import InvalidInputException, ResourceInUseException
-from functions.resources import arns
+from functions.resources import arns, quotas
 from functions.resources import lifecycle as lc
 from functions.resources.batch_ops import check_exploration
 from functions.resources.recipes import recipe_catalogue
 from functions.resources.schema_rules import parse_schema
 from functions.resources.training_columns import check_training_data_config
+from functions.resources.training_modes import data_fingerprint
 from functions.resources.use_cases import USE_CASES, UseCase, use_case_of
 from functions.stores import workflows
 from functions.stores.resources import ResourceStore
@@ -30,7 +31,7 @@ from functions.stores.resources import ResourceStore
 CONFIG = "recommenderConfig"
 DEFAULT_REQUESTS_PER_SECOND = 1
 # Internal fields of the stored document that DescribeRecommender leaves out.
-PRIVATE = ("tags", "tailorModelArn")
+PRIVATE = ("tags", "tailorModelArn", "tailorRetrainModelArn", "tailorTrainedAt", "tailorDataFingerprint")
 
 
 def refuse_use_case(recipe_arn: str | None) -> None:
@@ -118,6 +119,7 @@ class RecommenderOperations:
                 "create it first."
             )
         config = check_recommender_config(self.store, datasetGroupArn, recommenderConfig)
+        quotas.enforce("RECOMMENDERS", len(self.store.list(lc.RECOMMENDER)), "recommenders")
         arn = self._arn(f"recommender/{name}")
         doc = self._new_doc(
             name=name,
@@ -130,6 +132,9 @@ class RecommenderOperations:
             # The model's key: a new one per training, so a retrained model never overwrites the served one.
             tailorModelArn=f"{arn}/{arns.short_id()}",
         )
+        # When it was last trained and on what data (``recommender_retraining.py``).
+        doc["tailorTrainedAt"] = doc["creationDateTime"]
+        doc["tailorDataFingerprint"] = data_fingerprint(self.store, doc)
         self.store.create(arn, lc.RECOMMENDER, doc, parent_arn=datasetGroupArn)
         workflows.starter().start(workflows.RECOMMENDER, arn)
         return {"recommenderArn": arn}

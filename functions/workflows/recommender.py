@@ -6,7 +6,8 @@ case (``functions/resources/use_cases.py``): the Tailor recipe that trains it, i
 recommender's ``trainingDataConfig``. Two moments start it: CreateRecommender (``CREATE PENDING`` ->
 ``CREATE IN_PROGRESS`` -> ``ACTIVE``) and an UpdateRecommender that changes the training columns
 (``latestRecommenderUpdate``: ``UPDATE PENDING`` -> ``UPDATE IN_PROGRESS`` -> ``ACTIVE``, after which the
-recommender serves the new model and configuration; until then it serves the old ones).
+recommender serves the new model and configuration; until then it serves the old ones), and the automatic
+retraining every 7 days (``functions/resources/recommender_retraining.py``), which changes only the model.
 
 Each training writes its model under a key of its own (``tailorModelArn``), and the recommender points at
 it only once the model has loaded, so a failed retraining leaves the served model untouched.
@@ -15,18 +16,21 @@ it only once the model has loaded, so a failed retraining leaves the served mode
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from functions.config import settings
 from functions.resources import artifacts
 from functions.resources import lifecycle as lc
+from functions.resources.training_modes import data_fingerprint
 from functions.resources.use_cases import use_case_of
 from functions.stores.blobs import BlobStore
 from functions.stores.resources import ResourceStore
 from functions.workflows import run
 
 UPDATING = (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS)
+logger = logging.getLogger(__name__)
 
 
 def pending_update(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -74,23 +78,43 @@ def _set_update(
 
 
 def begin(arn: str) -> dict[str, Any]:
-    """Move the creation or the update to IN_PROGRESS; the training spec."""
+    """Move the creation, update or automatic retraining to IN_PROGRESS; the training spec."""
     doc = ResourceStore().get(arn, lc.RECOMMENDER)
     if doc["status"] == lc.CREATE_PENDING:
         doc = run._set(arn, lc.CREATE_IN_PROGRESS, expect=run.PENDING)
     elif doc["status"] == lc.ACTIVE and pending_update(doc):
         _set_update(arn, lc.UPDATE_IN_PROGRESS)
         doc = ResourceStore().get(arn, lc.RECOMMENDER)
-    else:
+    elif not (doc["status"] == lc.ACTIVE and doc.get("tailorRetrainModelArn")):
         raise run.Superseded(doc["status"])
     return training_spec(doc)
 
 
+def _switch_model(arn: str, model_arn: str, metrics: dict[str, float]) -> None:
+    """Serve a retrained model (an automatic retraining's): the configuration stays as it is."""
+
+    def change(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["tailorModelArn"] = model_arn
+        doc["modelMetrics"] = metrics
+        doc.pop("tailorRetrainModelArn", None)
+        doc["lastUpdatedDateTime"] = lc.now()
+        return doc
+
+    ResourceStore().update(arn, change)
+
+
 def publish(arn: str, model_dir: Path, hours: float) -> None:
-    """Store the model under the key the creation or update chose, check it loads, then serve it."""
-    doc = ResourceStore().get(arn, lc.RECOMMENDER)
+    """Store the model under the key the creation, update or retraining chose, check it loads, then serve
+    it."""
+    store = ResourceStore()
+    doc = store.get(arn, lc.RECOMMENDER)
     update = pending_update(doc)
-    model_arn = update["tailorModelArn"] if update else doc["tailorModelArn"]
+    if update:
+        model_arn = update["tailorModelArn"]
+    elif doc["status"] == lc.ACTIVE and doc.get("tailorRetrainModelArn"):
+        model_arn = doc["tailorRetrainModelArn"]
+    else:
+        model_arn = doc["tailorModelArn"]
     BlobStore().upload_dir(model_dir, settings().artifacts_bucket, artifacts.model_prefix(model_arn))
     run._check_model_loads(model_arn)
     metrics = {
@@ -99,7 +123,10 @@ def publish(arn: str, model_dir: Path, hours: float) -> None:
         if isinstance(value, int | float)
     }
     if update:
-        _set_update(arn, lc.ACTIVE, switch=True, modelMetrics=metrics)
+        trained = {"tailorTrainedAt": lc.now(), "tailorDataFingerprint": data_fingerprint(store, doc)}
+        _set_update(arn, lc.ACTIVE, switch=True, modelMetrics=metrics, **trained)
+    elif doc["status"] == lc.ACTIVE:
+        _switch_model(arn, model_arn, metrics)
     else:
         run._set(arn, lc.ACTIVE, expect=run.RUNNING, modelMetrics=metrics)
 
@@ -112,11 +139,20 @@ def run_recommender(arn: str) -> None:
 
 
 def record_crash(arn: str, reason: str) -> None:
-    """A failed update leaves the recommender ACTIVE on its current model; a failed creation fails it."""
+    """A failed update or retraining leaves the recommender ACTIVE on its current model (an update says
+    why in latestRecommenderUpdate); a failed creation fails the recommender."""
     doc = ResourceStore().find(arn)
     if doc is None:
         return
     if doc.get("status") == lc.ACTIVE and pending_update(doc):
         _set_update(arn, lc.UPDATE_FAILED, reason)
+    elif doc.get("status") == lc.ACTIVE and doc.get("tailorRetrainModelArn"):
+        logger.warning("automatic retraining of %s failed: %s", arn, reason)
+
+        def forget(current: dict[str, Any]) -> dict[str, Any]:
+            current.pop("tailorRetrainModelArn", None)
+            return current
+
+        ResourceStore().update(arn, forget)
     elif doc.get("status") in lc.UNFINISHED:
         run._set(arn, lc.CREATE_FAILED, reason)

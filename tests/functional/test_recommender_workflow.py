@@ -3,7 +3,7 @@
 The prepare step writes the use case's training job (the recipe that trains it, its event type, the
 channels its datasets give); the training container runs on those channels as SageMaker would run it; the
 publish step stores the model and makes the recommender ACTIVE. A failed retraining leaves the recommender
-serving the model it had.
+serving the model it had; the automatic retraining every 7 days needs new data and swaps only the model.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import boto3
 import pytest
 
 from functions.config import settings
+from functions.resources import artifacts
 from functions.resources import lifecycle as lc
+from functions.resources.recommender_retraining import RETRAIN_INTERVAL_S, retrain_due_recommenders
 from functions.stores import workflows
 from functions.stores.blobs import BlobStore
 from functions.stores.resources import ResourceStore
@@ -127,3 +129,34 @@ def test_prepare_train_and_publish_a_recommender(recommender, tmp_path):
     assert doc["latestRecommenderUpdate"]["failureReason"] == "out of memory"
     assert "trainingDataConfig" not in doc["recommenderConfig"]
     assert ResourceStore().get(recommender, lc.RECOMMENDER)["tailorModelArn"] == served
+
+
+def test_the_model_is_retrained_every_7_days_when_new_data_arrived(recommender, tmp_path):
+    uri = _train_as_sagemaker(steps.prepare_training(recommender, "recommender"), tmp_path / "first")
+    steps.publish_training(recommender, uri, 3.0, "recommender")
+    store = ResourceStore()
+    first = store.get(recommender, lc.RECOMMENDER)
+    created = float(first["creationDateTime"])
+    assert retrain_due_recommenders(now=created + RETRAIN_INTERVAL_S - 60) == []
+    # Due, but nothing arrived since the first training: the slot passes without a training.
+    assert retrain_due_recommenders(now=created + RETRAIN_INTERVAL_S) == []
+    assert store.get(recommender, lc.RECOMMENDER)["tailorTrainedAt"] == created + RETRAIN_INTERVAL_S
+
+    event = {"kind": "event", "eventId": "e-1", "userId": "u1", "itemId": "f07", "sentAt": 1.7e9 + 10_000,
+             "eventType": "Watch"}  # fmt: skip
+    key = f"{artifacts.event_archive_prefix(first['datasetGroupArn'])}recorded.jsonl"
+    BlobStore().put(settings().artifacts_bucket, key, (json.dumps(event) + "\n").encode())
+    assert retrain_due_recommenders(now=created + 1.5 * RETRAIN_INTERVAL_S) == []  # 7 days from the slot
+    later = created + 2 * RETRAIN_INTERVAL_S
+    assert retrain_due_recommenders(now=later) == [recommender]
+    assert retrain_due_recommenders(now=later) == []  # one retraining at a time
+    retraining = store.get(recommender, lc.RECOMMENDER)["tailorRetrainModelArn"]
+
+    uri = _train_as_sagemaker(steps.prepare_training(recommender, "recommender"), tmp_path / "again")
+    _, during = control_op("DescribeRecommender", recommenderArn=recommender)
+    assert during["recommender"]["status"] == lc.ACTIVE
+    steps.publish_training(recommender, uri, 3.0, "recommender")
+    after = store.get(recommender, lc.RECOMMENDER)
+    assert after["tailorModelArn"] == retraining != first["tailorModelArn"]
+    assert "tailorRetrainModelArn" not in after and "latestRecommenderUpdate" not in after
+    assert after["status"] == lc.ACTIVE and after["recommenderConfig"] == first["recommenderConfig"]
