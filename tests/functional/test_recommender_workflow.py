@@ -160,3 +160,12 @@ def test_the_model_is_retrained_every_7_days_when_new_data_arrived(recommender, 
     assert after["tailorModelArn"] == retraining != first["tailorModelArn"]
     assert "tailorRetrainModelArn" not in after and "latestRecommenderUpdate" not in after
     assert after["status"] == lc.ACTIVE and after["recommenderConfig"] == first["recommenderConfig"]
+
+
+def test_recommenders_are_limited_by_their_quota(recommender, monkeypatch):
+    monkeypatch.setenv("TAILOR_QUOTA_RECOMMENDERS", "1")
+    group = ResourceStore().get(recommender, lc.RECOMMENDER)["datasetGroupArn"]
+    status, out = control_op("CreateRecommender", name="second", datasetGroupArn=group,
+                             recipeArn="arn:aws:personalize:::recipe/aws-vod-trending-now")  # fmt: skip
+    assert (status, out["__type"].split("#")[-1]) == (400, "LimitExceededException")
+    assert "TAILOR_QUOTA_RECOMMENDERS" in out["message"]
