@@ -176,6 +176,11 @@ class RecommenderOperations:
                 raise ResourceInUseException(
                     f"Recommender {recommenderArn} already has an update in progress."
                 )
+            if retrain and doc.get("tailorRetrainModelArn"):
+                raise ResourceInUseException(
+                    f"Recommender {recommenderArn} is being retrained (its weekly retraining); update its "
+                    "training columns once that is done."
+                )
             stamp = lc.now()
             doc["latestRecommenderUpdate"] = {
                 "recommenderConfig": config,

@@ -15,6 +15,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def _version(arn: str) -> dict[str, Any]:
     return doc
 
 
-def _switching(key: str, wanted: str, version_of: Any, what: str) -> Recommender:
+def _switching(key: str, wanted: str, version_of: Callable[[str], dict[str, Any]], what: str) -> Recommender:
     """The model ``key`` (a campaign or recommender) serves: ``wanted`` once it has loaded, the one it
     served before meanwhile (``version_of(model ARN)`` -> the document the cache loads from)."""
     current = _serving.get(key)

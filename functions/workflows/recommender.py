@@ -85,7 +85,7 @@ def begin(arn: str) -> dict[str, Any]:
     elif doc["status"] == lc.ACTIVE and pending_update(doc):
         _set_update(arn, lc.UPDATE_IN_PROGRESS)
         doc = ResourceStore().get(arn, lc.RECOMMENDER)
-    elif not (doc["status"] == lc.ACTIVE and doc.get("tailorRetrainModelArn")):
+    elif not doc.get("tailorRetrainModelArn"):
         raise run.Superseded(doc["status"])
     return training_spec(doc)
 
@@ -111,7 +111,7 @@ def publish(arn: str, model_dir: Path, hours: float) -> None:
     update = pending_update(doc)
     if update:
         model_arn = update["tailorModelArn"]
-    elif doc["status"] == lc.ACTIVE and doc.get("tailorRetrainModelArn"):
+    elif doc.get("tailorRetrainModelArn"):
         model_arn = doc["tailorRetrainModelArn"]
     else:
         model_arn = doc["tailorModelArn"]
@@ -125,7 +125,7 @@ def publish(arn: str, model_dir: Path, hours: float) -> None:
     if update:
         trained = {"tailorTrainedAt": lc.now(), "tailorDataFingerprint": data_fingerprint(store, doc)}
         _set_update(arn, lc.ACTIVE, switch=True, modelMetrics=metrics, **trained)
-    elif doc["status"] == lc.ACTIVE:
+    elif doc.get("tailorRetrainModelArn"):  # a StopRecommender meanwhile changes nothing here
         _switch_model(arn, model_arn, metrics)
     else:
         run._set(arn, lc.ACTIVE, expect=run.RUNNING, modelMetrics=metrics)
@@ -144,9 +144,9 @@ def record_crash(arn: str, reason: str) -> None:
     doc = ResourceStore().find(arn)
     if doc is None:
         return
-    if doc.get("status") == lc.ACTIVE and pending_update(doc):
+    if pending_update(doc):
         _set_update(arn, lc.UPDATE_FAILED, reason)
-    elif doc.get("status") == lc.ACTIVE and doc.get("tailorRetrainModelArn"):
+    elif doc.get("tailorRetrainModelArn"):
         logger.warning("automatic retraining of %s failed: %s", arn, reason)
 
         def forget(current: dict[str, Any]) -> dict[str, Any]:
