@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from functions.resources.recipes import listed_recipes
 from tests.clients.conftest import AWS_CLI
 from tests.fixtures import ASSUME_ROLE_POLICY, INTERACTIONS_SCHEMA, interactions_csv, item_cluster
-from training.recipes import recipe_names
 
 pytestmark = pytest.mark.clients
 
@@ -65,7 +65,7 @@ def test_the_event_and_the_filter_reach_the_next_request(cli_run: Path) -> None:
 
 def test_the_cli_pages_through_every_recipe(cli_run: Path) -> None:
     # --page-size 3 makes the CLI follow nextToken across six pages.
-    assert sorted(read(cli_run, "recipes.json")) == sorted(recipe_names())
+    assert sorted(read(cli_run, "recipes.json")) == sorted(r["name"] for r in listed_recipes())
 
 
 def test_failures_exit_255_with_the_service_error_code(cli_run: Path) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
+from functions.resources.recipes import listed_recipes
 from tests.clients.conftest import NODE_SDK, ROOT
 from tests.fixtures import ASSUME_ROLE_POLICY, INTERACTIONS_SCHEMA, interactions_csv, item_cluster
-from training.recipes import recipe_names
 
 pytestmark = pytest.mark.clients
 
@@ -76,7 +76,7 @@ def test_timestamps_parse_as_dates_and_metrics_as_numbers(sdk_run: Any) -> None:
 
 def test_events_are_accepted_and_the_paginator_sees_every_recipe(sdk_run: Any) -> None:
     assert sdk_run["putEventsStatus"] == 200
-    assert sorted(sdk_run["recipes"]) == sorted(recipe_names())
+    assert sorted(sdk_run["recipes"]) == sorted(r["name"] for r in listed_recipes())
 
 
 @pytest.mark.parametrize(
