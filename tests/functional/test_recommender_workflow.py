@@ -26,20 +26,10 @@ from functions.stores import workflows
 from functions.stores.blobs import BlobStore
 from functions.stores.resources import ResourceStore
 from functions.workflows import steps
-from tests.fixtures import avro_schema
+from tests.fixtures import INTERACTIONS_SCHEMA
 from tests.functional.conftest import REGION, RecordingStarter, control_op
 
 pytestmark = pytest.mark.functional
-
-INTERACTIONS = avro_schema(
-    "Interactions",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-    ],
-)
 
 
 def _rows() -> str:
@@ -60,7 +50,7 @@ def recommender(aws) -> str:
     s3.create_bucket(Bucket="data")
     s3.put_object(Bucket="data", Key="i.csv", Body=_rows().encode())
     _, group = control_op("CreateDatasetGroup", name="vod", domain="VIDEO_ON_DEMAND")
-    _, schema = control_op("CreateSchema", name="s", schema=INTERACTIONS, domain="VIDEO_ON_DEMAND")
+    _, schema = control_op("CreateSchema", name="s", schema=INTERACTIONS_SCHEMA, domain="VIDEO_ON_DEMAND")
     _, dataset = control_op("CreateDataset", name="d", schemaArn=schema["schemaArn"],
                           datasetGroupArn=group["datasetGroupArn"], datasetType="Interactions")  # fmt: skip
     _, job = control_op("CreateDatasetImportJob", jobName="j", datasetArn=dataset["datasetArn"],

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import avro_schema
+from tests.fixtures import INTERACTIONS_SCHEMA, avro_schema
 from tests.integration.conftest import import_into, new_workspace, wait_for
 
 pytestmark = pytest.mark.integration
@@ -22,16 +22,7 @@ pytestmark = pytest.mark.integration
 VOD = "VIDEO_ON_DEMAND"
 PREFIX = "arn:aws:personalize:::recipe/"
 USE_CASES = ("aws-vod-because-you-watched-x", "aws-vod-top-picks", "aws-vod-most-popular")
-N_USERS, PER_USER = 60, 20
-INTERACTIONS = avro_schema(
-    "Interactions",
-    [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "EVENT_TYPE", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-    ],
-)
+N_USERS = 60
 ITEMS = avro_schema(
     "Items",
     [
@@ -75,7 +66,7 @@ def vod(target, personalize, s3) -> dict[str, Any]:
         s3,
         ws,
         f"vod-{ws.suffix}",
-        {"Interactions": (INTERACTIONS, interactions), "Items": (ITEMS, items)},
+        {"Interactions": (INTERACTIONS_SCHEMA, interactions), "Items": (ITEMS, items)},
     )
     arns = {
         case: personalize.create_recommender(
