@@ -568,7 +568,7 @@ class ControlPlane(
                     f"Campaign {campaignArn} is {doc['status']}; it can be updated once it is ACTIVE."
                 )
             latest = doc.get("latestCampaignUpdate")
-            if latest and latest["status"] in (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS):
+            if latest and latest["status"] in lc.UPDATING:
                 raise ResourceInUseException(f"Campaign {campaignArn} already has an update in progress.")
             stamp = lc.now()
             doc["latestCampaignUpdate"] = {

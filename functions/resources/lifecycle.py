@@ -16,6 +16,7 @@ UPDATE_IN_PROGRESS = "UPDATE IN_PROGRESS"
 UPDATE_FAILED = "UPDATE FAILED"
 
 UNFINISHED = frozenset({CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING})
+UPDATING = frozenset({UPDATE_PENDING, UPDATE_IN_PROGRESS})  # a latest...Update still under way
 
 # A stopped recommender (StopRecommender) keeps its model but serves nothing until StartRecommender.
 INACTIVE = "INACTIVE"

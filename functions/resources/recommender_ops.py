@@ -172,7 +172,7 @@ class RecommenderOperations:
                     f"Recommender {recommenderArn} is {doc['status']}; it can be updated once it is ACTIVE."
                 )
             latest = doc.get("latestRecommenderUpdate")
-            if latest and latest["status"] in (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS):
+            if latest and latest["status"] in lc.UPDATING:
                 raise ResourceInUseException(
                     f"Recommender {recommenderArn} already has an update in progress."
                 )
@@ -226,6 +226,6 @@ class RecommenderOperations:
                 f"Recommender {recommenderArn} is still being created ({doc['status']})."
             )
         latest = doc.get("latestRecommenderUpdate")
-        if latest and latest["status"] in (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS):
+        if latest and latest["status"] in lc.UPDATING:
             raise ResourceInUseException(f"Recommender {recommenderArn} has an update in progress.")
         self.store.delete(recommenderArn)

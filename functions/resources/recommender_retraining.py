@@ -25,7 +25,6 @@ from functions.stores.resources import ResourceStore
 logger = logging.getLogger(__name__)
 
 RETRAIN_INTERVAL_S = 7 * 86400.0
-UPDATING = (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS)
 
 
 class _NotDue(Exception):
@@ -36,7 +35,7 @@ def is_due(doc: dict[str, Any], now: float) -> bool:
     update = doc.get("latestRecommenderUpdate") or {}
     return (
         doc.get("status") == lc.ACTIVE
-        and update.get("status") not in UPDATING
+        and update.get("status") not in lc.UPDATING
         and not doc.get("tailorRetrainModelArn")
         and now - float(doc.get("tailorTrainedAt", doc["creationDateTime"])) >= RETRAIN_INTERVAL_S
     )

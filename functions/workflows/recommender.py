@@ -3,10 +3,10 @@
 A recommender is trained by the same training job as a solution version (``run.trained_model`` locally,
 the SageMaker path's prepare and publish steps in a deployment), on a training spec built from the use
 case (``functions/resources/use_cases.py``): the Tailor recipe that trains it, its event type and the
-recommender's ``trainingDataConfig``. Two moments start it: CreateRecommender (``CREATE PENDING`` ->
+recommender's ``trainingDataConfig``. Three moments start it: CreateRecommender (``CREATE PENDING`` ->
 ``CREATE IN_PROGRESS`` -> ``ACTIVE``) and an UpdateRecommender that changes the training columns
 (``latestRecommenderUpdate``: ``UPDATE PENDING`` -> ``UPDATE IN_PROGRESS`` -> ``ACTIVE``, after which the
-recommender serves the new model and configuration; until then it serves the old ones), and the automatic
+recommender serves the new model and configuration; until then it serves the old ones) and the automatic
 retraining every 7 days (``functions/resources/recommender_retraining.py``), which changes only the model.
 
 Each training writes its model under a key of its own (``tailorModelArn``), and the recommender points at
@@ -29,13 +29,12 @@ from functions.stores.blobs import BlobStore
 from functions.stores.resources import ResourceStore
 from functions.workflows import run
 
-UPDATING = (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS)
 logger = logging.getLogger(__name__)
 
 
 def pending_update(doc: dict[str, Any]) -> dict[str, Any] | None:
     update = doc.get("latestRecommenderUpdate")
-    return update if update and update["status"] in UPDATING else None
+    return update if update and update["status"] in lc.UPDATING else None
 
 
 def training_spec(doc: dict[str, Any]) -> dict[str, Any]:

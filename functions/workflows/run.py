@@ -583,7 +583,7 @@ def record_crash(kind: str, arn: str, reason: str) -> None:
         return
     if kind == workflows.CAMPAIGN_DEPLOY and doc.get("status") == lc.ACTIVE:
         update = doc.get("latestCampaignUpdate")
-        if update and update["status"] in (lc.UPDATE_PENDING, lc.UPDATE_IN_PROGRESS):
+        if update and update["status"] in lc.UPDATING:
             _set_update(arn, lc.UPDATE_FAILED, reason)
         return
     if kind == workflows.DATA_DELETION:
