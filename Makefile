@@ -10,7 +10,7 @@ CLI_VENV := .venv-awscli
 CLI_STAMP := $(CLI_VENV)/.installed
 AWSCLI_VERSION := 1.46.3
 
-.PHONY: demo test test-fast test-localstack test-deployed synth lint serve bench-quality bench-serving bench-recbole bench-onnx clean
+.PHONY: demo test install localstack-setup test-fast test-localstack test-deployed synth lint serve bench-quality bench-serving bench-recbole bench-onnx clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,16 @@ demo: $(STAMP)
 
 # Every tier: unit, functional, infra, smoke and integration (against the embedded service), then
 # the integration suite again against the CDK stack deployed into LocalStack.
-test: test-fast test-localstack
+test: install
+	$(MAKE) --no-print-directory test-fast test-localstack
+
+# The project's venv, the AWS CLI's venv and LocalStack's (with the node packages) do not depend on
+# each other: built side by side they take about as long as the largest alone.
+install:
+	$(MAKE) --no-print-directory -j3 $(STAMP) $(CLI_STAMP) localstack-setup
+
+localstack-setup: $(NODE_STAMP)
+	tools/localstack/setup.sh
 
 test-fast: $(STAMP) $(NODE_STAMP) $(CLI_STAMP)
 	$(VENV)/bin/ruff check .
