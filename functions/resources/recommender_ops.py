@@ -5,10 +5,12 @@ CreateRecommender stores the recommender as ``CREATE PENDING`` and starts the ``
 same training job as a solution version and makes the recommender ``ACTIVE`` once the model loads.
 GetRecommendations with ``recommenderArn`` then serves it (``functions/serving/runtime_api.py``).
 
-UpdateRecommender records ``latestRecommenderUpdate``; the workflow retrains when the update changes the
-training columns (``trainingDataConfig``), as Personalize does, and the recommender keeps serving its
-current model and configuration until the update is ``ACTIVE``. StopRecommender and StartRecommender
-switch between ``ACTIVE`` and ``INACTIVE`` (the model is kept; an inactive recommender serves nothing).
+UpdateRecommender records ``latestRecommenderUpdate``. An update that changes the training columns
+(``trainingDataConfig``) retrains, as Personalize does, and the recommender keeps serving its current model
+and configuration until the update is ``ACTIVE``; any other update (request rate, exploration, metadata)
+has nothing to train and applies at once. StopRecommender and StartRecommender switch between ``ACTIVE``
+and ``INACTIVE`` (the model is kept; an inactive recommender serves nothing). The weekly retraining is
+``recommender_retraining.py``'s; the ``RECOMMENDERS`` quota is Personalize's 15.
 """
 
 from __future__ import annotations
