@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures import INTERACTIONS_SCHEMA, avro_schema
-from tests.integration.conftest import import_into, new_workspace, wait_for
+from tests.integration.conftest import active_event_tracker, import_into, new_workspace, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -148,6 +148,28 @@ def test_most_popular_counts_watch_events_only(runtime, vod):
     # x00 has the most interactions (180 clicks) but no Watch event; a00-a04 and b00-b04 are watched 30 times.
     assert "x00" not in got
     assert set(got) == {f"{g}{i:02d}" for g in "ab" for i in range(5)}
+
+
+def test_a_watch_event_leaves_the_film_out_at_once_and_a_click_does_not(personalize, runtime, events, vod):
+    arn = vod["recommenders"]["aws-vod-because-you-watched-x"]
+    tracking_id = active_event_tracker(personalize, vod["ws"].group, f"vod-tracker-{vod['ws'].suffix}")
+    first, second = _items(runtime, arn, itemId="a07", userId="u45", numResults=2)
+    now = time.time()
+    events.put_events(
+        trackingId=tracking_id,
+        userId="u45",
+        sessionId="s-u45",
+        eventList=[
+            {"eventType": "Click", "itemId": second, "sentAt": now},
+            {"eventType": "Watch", "itemId": first, "sentAt": now + 1},
+        ],
+    )
+    deadline = time.monotonic() + 10
+    while first in (got := _items(runtime, arn, itemId="a07", userId="u45", numResults=5)):
+        assert time.monotonic() < deadline, "a watched film was still recommended"
+        time.sleep(0.3)
+    # The automatic filter is on Watch events: a click leaves the film in.
+    assert second in got
 
 
 def test_create_recommender_refuses_what_personalize_refuses(target, personalize, s3, vod):
