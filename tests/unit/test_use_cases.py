@@ -51,3 +51,20 @@ def test_the_automatic_filter_comes_before_the_requests_own():
     # Without a user there is no history to leave out; a use case without a filter keeps the request's.
     assert _with_automatic_filter(case, own, None) is own
     assert _with_automatic_filter(USE_CASES["aws-ecomm-frequently-bought-together"], None, "u1") is None
+
+
+def test_every_automatic_filter_is_a_valid_filter_over_the_domain_interactions_schema():
+    import json
+
+    from functions.filters.expression import check_against_schemas, field_types, parse_filter
+    from tests.fixtures import INTERACTIONS_SCHEMA
+
+    interactions = field_types(json.loads(INTERACTIONS_SCHEMA))
+    checked = 0
+    for case in USE_CASES.values():
+        expression = case.automatic_filter()
+        if expression is None:
+            continue
+        check_against_schemas(parse_filter(expression), None, None, interactions)
+        checked += 1
+    assert checked == 5  # the watched- and purchased-item use cases
