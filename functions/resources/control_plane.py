@@ -28,9 +28,10 @@ from functions.resources.data_deletion_ops import DataDeletionOperations
 from functions.resources.dataset_export_ops import DatasetExportOperations
 from functions.resources.dataset_update import unfinished_imports, update_dataset
 from functions.resources.filter_ops import FilterOperations
+from functions.resources.group_schemas import group_schemas
 from functions.resources.pagination import paginate
 from functions.resources.recipes import listed_recipes, recipe_catalogue
-from functions.resources.recommender_ops import RecommenderOperations, group_schemas, refuse_use_case
+from functions.resources.recommender_ops import RecommenderOperations, refuse_use_case
 from functions.resources.schema_rules import check_for_dataset_type, parse_schema
 from functions.resources.tag_ops import TagOperations
 from functions.resources.training_columns import check_training_data_config
@@ -338,8 +339,11 @@ class ControlPlane(
         # None only with AutoML, which checked its candidates' datasets itself.
         recipe = next((r for r in recipe_catalogue() if r["recipeArn"] == recipeArn), None)
         check_auto_training_config((solutionConfig or {}).get("autoTrainingConfig"))
-        in_datasets = [d for d in self.store.list(lc.DATASET) if d["datasetGroupArn"] == datasetGroupArn]
-        present = {d["datasetType"].upper() for d in in_datasets}
+        present = {
+            d["datasetType"].upper()
+            for d in self.store.list(lc.DATASET)
+            if d["datasetGroupArn"] == datasetGroupArn
+        }
         if (solutionConfig or {}).get("trainingDataConfig"):  # the schemas are read only to check it
             check_training_data_config(solutionConfig, group_schemas(self.store, datasetGroupArn))
         required = recipe["tailorRequiredDatasets"] if recipe else ()

@@ -12,21 +12,13 @@ from typing import Any
 
 from functions.filters import FilterExpressionError, check_against_schemas, field_types, parse_filter
 from functions.protocol.errors import InvalidInputException, ResourceAlreadyExistsException
-from functions.resources import arns, quotas
 from functions.resources import lifecycle as lc
-from functions.resources.schema_rules import parse_schema
+from functions.resources import quotas
+from functions.resources.group_schemas import group_schemas
 from functions.stores.resources import ResourceStore
 
-
-def group_schemas(store: ResourceStore, dataset_group_arn: str) -> dict[str, Any]:
-    """Dataset type -> {field: FieldType} of each group dataset that filters can reference."""
-    schemas: dict[str, Any] = {}
-    for dataset_type in ("ITEMS", "USERS", "INTERACTIONS"):
-        doc = store.find(arns.dataset_arn(dataset_group_arn, dataset_type))
-        if doc is not None:
-            fields = parse_schema(store.get(doc["schemaArn"], lc.SCHEMA)["schema"]).fields
-            schemas[dataset_type] = field_types(fields)
-    return schemas
+# The datasets a filter expression can name.
+FILTERABLE = ("ITEMS", "USERS", "INTERACTIONS")
 
 
 class FilterOperations:
@@ -45,7 +37,10 @@ class FilterOperations:
         self.store.get(datasetGroupArn, lc.DATASET_GROUP)
         try:
             expression = parse_filter(filterExpression)
-            schemas = group_schemas(self.store, datasetGroupArn)
+            schemas = {
+                dataset_type: field_types(schema.fields)
+                for dataset_type, schema in group_schemas(self.store, datasetGroupArn, FILTERABLE).items()
+            }
             check_against_schemas(
                 expression, schemas.get("ITEMS"), schemas.get("USERS"), schemas.get("INTERACTIONS")
             )

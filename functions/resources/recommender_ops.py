@@ -15,15 +15,14 @@ and ``INACTIVE`` (the model is kept; an inactive recommender serves nothing). Th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from functions.protocol.errors import InvalidInputException, ResourceInUseException
 from functions.resources import arns, quotas
 from functions.resources import lifecycle as lc
 from functions.resources.batch_ops import check_exploration
+from functions.resources.group_schemas import group_schemas
 from functions.resources.recipes import recipe_catalogue
-from functions.resources.schema_rules import parse_schema
 from functions.resources.training_columns import check_training_data_config
 from functions.resources.training_modes import data_fingerprint
 from functions.resources.use_cases import USE_CASES, UseCase, use_case_of
@@ -44,15 +43,6 @@ def refuse_use_case(recipe_arn: str | None) -> None:
             f"Recipe {recipe_arn} is a {case.domain} use case: create a recommender with CreateRecommender "
             "instead of a solution. Custom solutions take a custom recipe (ListRecipes without a domain)."
         )
-
-
-def group_schemas(store: ResourceStore, dataset_group_arn: str) -> dict[str, Any]:
-    """The group's datasets' parsed schemas by upper-case dataset type."""
-    return {
-        d["datasetType"].upper(): parse_schema(store.get(d["schemaArn"], lc.SCHEMA)["schema"])
-        for d in store.list(lc.DATASET)
-        if d["datasetGroupArn"] == dataset_group_arn
-    }
 
 
 def check_recommender_config(
@@ -94,10 +84,19 @@ def _use_case(recipe_arn: str, group: dict[str, Any]) -> UseCase:
 
 class RecommenderOperations:
     store: ResourceStore
-    _arn: Callable[[str], str]
-    _get: Callable[[str, str], dict[str, Any]]
-    _list_page: Callable[..., dict[str, Any]]
-    _new_doc: Callable[..., dict[str, Any]]
+
+    def _arn(self, resource: str) -> str:  # provided by ControlPlane
+        raise NotImplementedError
+
+    def _get(self, arn: str, resource_type: str) -> dict[str, Any]:  # provided by ControlPlane
+        raise NotImplementedError
+
+    def _list_page(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # provided by ControlPlane
+        raise NotImplementedError
+
+    @staticmethod
+    def _new_doc(**fields: Any) -> dict[str, Any]:  # provided by ControlPlane
+        raise NotImplementedError
 
     def create_recommender(
         self,

@@ -102,18 +102,15 @@ def _switch_model(arn: str, model_arn: str, metrics: dict[str, float]) -> None:
     ResourceStore().update(arn, change)
 
 
-def publish(arn: str, model_dir: Path, hours: float) -> None:
+def publish(arn: str, model_dir: Path) -> None:
     """Store the model under the key the creation, update or retraining chose, check it loads, then serve
     it."""
     store = ResourceStore()
     doc = store.get(arn, lc.RECOMMENDER)
     update = pending_update(doc)
-    if update:
-        model_arn = update["tailorModelArn"]
-    elif doc.get("tailorRetrainModelArn"):
-        model_arn = doc["tailorRetrainModelArn"]
-    else:
-        model_arn = doc["tailorModelArn"]
+    # A StopRecommender during a retraining changes nothing here: the model is swapped all the same.
+    retraining = None if update else doc.get("tailorRetrainModelArn")
+    model_arn = update["tailorModelArn"] if update else retraining or doc["tailorModelArn"]
     BlobStore().upload_dir(model_dir, settings().artifacts_bucket, artifacts.model_prefix(model_arn))
     run._check_model_loads(model_arn)
     metrics = {
@@ -124,8 +121,8 @@ def publish(arn: str, model_dir: Path, hours: float) -> None:
     if update:
         trained = {"tailorTrainedAt": lc.now(), "tailorDataFingerprint": data_fingerprint(store, doc)}
         _set_update(arn, lc.ACTIVE, switch=True, modelMetrics=metrics, **trained)
-    elif doc.get("tailorRetrainModelArn"):  # a StopRecommender meanwhile changes nothing here
-        _switch_model(arn, model_arn, metrics)
+    elif retraining:
+        _switch_model(arn, retraining, metrics)
     else:
         run._set(arn, lc.ACTIVE, expect=run.RUNNING, modelMetrics=metrics)
 
@@ -134,7 +131,8 @@ def run_recommender(arn: str) -> None:
     spec = begin(arn)
     with run.trained_model(spec, arn, lambda: False) as trained:
         assert trained is not None  # a recommender's training is never stopped
-        publish(arn, *trained)
+        model_dir, _hours = trained  # a recommender reports no training time
+        publish(arn, model_dir)
 
 
 def record_crash(arn: str, reason: str) -> None:

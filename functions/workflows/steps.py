@@ -122,7 +122,7 @@ def publish_training(
         if solution_version:
             run.publish_model(version_arn, model_dir, training_seconds / 3600)
         else:
-            recommender.publish(version_arn, model_dir, training_seconds / 3600)
+            recommender.publish(version_arn, model_dir)
         set_progress(version_arn, f"phase=done seconds={round(training_seconds, 3)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
