@@ -26,6 +26,11 @@ ENV_ADMIN_KEY_SECRET = "TAILOR_ADMIN_KEY_SECRET"
 ENV_TRAINING_BACKEND = "TAILOR_TRAINING_BACKEND"
 # S3 prefix (in the artifacts bucket) for SageMaker training job inputs and outputs.
 TRAINING_JOBS_PREFIX = "training-jobs/"
+# Metric attribution reports in CloudWatch. Personalize does not document the namespace it reports in (users
+# find the metrics by name); a deployment's functions may only put data in this one.
+METRIC_ATTRIBUTION_NAMESPACE = "Tailor/MetricAttribution"
+ATTRIBUTION_GROUP_DIMENSION = "DatasetGroupArn"
+ATTRIBUTION_SOURCE_DIMENSION = "EventAttributionSource"
 
 
 @dataclass(frozen=True)

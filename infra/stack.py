@@ -39,6 +39,7 @@ class Access:
     queues_send: tuple[str, ...] = ()
     user_data_read: bool = False  # read the buckets users import from (same account)
     user_data_write: bool = False  # write job outputs (batch jobs, dataset exports) to users' buckets
+    attribution_metrics: bool = False  # put metric attribution reports in CloudWatch
 
 
 RES, HIST, IDEM = wiring.ENV_RESOURCES_TABLE, wiring.ENV_HISTORY_TABLE, wiring.ENV_IDEMPOTENCY_TABLE
@@ -47,9 +48,22 @@ ACCESS: dict[str, Access] = {
     "runtime": Access(tables_r=(RES, HIST), bucket="r"),
     # PutItems / PutUsers write dataset overlays to the bucket.
     "events": Access(tables_r=(RES,), bucket="rw", streams_w=(wiring.ENV_EVENTS_STREAM,)),
-    "ingest": Access(tables_rw=(HIST,), tables_r=(RES,), bucket="w", queues_send=(wiring.ENV_DLQ_QUEUE,)),
+    # Metric attribution reports read the Items dataset (SUM(Items.PRICE)) from the bucket.
+    "ingest": Access(
+        tables_rw=(HIST,),
+        tables_r=(RES,),
+        bucket="rw",
+        queues_send=(wiring.ENV_DLQ_QUEUE,),
+        attribution_metrics=True,
+    ),
     # Data deletion jobs remove histories and PutUsers records (both in the history table).
-    "workflow": Access(tables_rw=(RES, IDEM, HIST), bucket="rw", user_data_read=True, user_data_write=True),
+    "workflow": Access(
+        tables_rw=(RES, IDEM, HIST),
+        bucket="rw",
+        user_data_read=True,
+        user_data_write=True,
+        attribution_metrics=True,
+    ),
     "train": Access(tables_rw=(RES, IDEM), tables_r=(HIST,), bucket="rw", user_data_read=True),
     # Automatic training: reads solutions, creates versions, lists the event archive for new data.
     "scheduler": Access(tables_rw=(RES,), bucket="r"),
@@ -214,6 +228,17 @@ class TailorStack(Stack):
                         actions=["s3:PutObject"],
                         resources=["arn:aws:s3:::*/*"],
                         conditions={"StringEquals": {"s3:ResourceAccount": self.account}},
+                    )
+                )
+            if access.attribution_metrics:
+                # PutMetricData has no resource-level permissions; the namespace condition scopes it.
+                fn.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["cloudwatch:PutMetricData"],
+                        resources=["*"],
+                        conditions={
+                            "StringEquals": {"cloudwatch:namespace": wiring.METRIC_ATTRIBUTION_NAMESPACE}
+                        },
                     )
                 )
             if name in {r.function for r in wiring.ROUTES}:

@@ -8,7 +8,8 @@ Records are processed one by one with Powertools' BatchProcessor. Two kinds of f
 - anything else (a DynamoDB or S3 error) is reported as a batch item failure, so the event-source
   mapping retries it, bisecting the batch, and after its retries sends it to the on-failure destination.
 Every write is idempotent (history appends are conditional on the event id, overlay writes set a
-record to a value), so a redelivered record changes nothing.
+record to a value), so a redelivered record changes nothing. Metric attribution reports (CloudWatch)
+follow each batch: a redelivered event counts again there, and a reporting failure fails nothing.
 
 Anonymous sessions: events sent with a ``sessionId`` and no ``userId`` are kept under the session.
 When an event arrives with both, the session's events are copied into the user's history (each once,
@@ -18,12 +19,14 @@ by event id), as Personalize joins a session to the user who signs in during it.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
+from functions.attribution.reports import report_events
 from functions.config import settings
 from functions.resources import artifacts
 from functions.stores.blobs import BlobStore
@@ -42,6 +45,8 @@ _REQUIRED = {
     "action-interaction": ("datasetGroupArn", "eventId", "eventType", "sentAt", "sessionId", "actionId"),
     "record": ("datasetArn", "datasetGroupArn", "id", "fields"),
 }
+
+logger = logging.getLogger(__name__)
 
 # (session key, user id) pairs already joined by this process: joining costs a read per event.
 _joined: set[tuple[str, str]] = set()
@@ -161,4 +166,14 @@ def process(event: dict[str, Any]) -> dict[str, Any]:
     # retried and nothing is lost (re-applying the good records is idempotent).
     ingest.dead_letter()
     ingest.archive()
+    _report_metrics(ingest.applied)
     return result
+
+
+def _report_metrics(applied: list[dict[str, Any]]) -> None:
+    """Metric attribution reports for the batch. The events are already applied and archived, and a
+    retry would apply them again: a reporting failure is logged, never a failed batch."""
+    try:
+        report_events(applied)
+    except Exception:  # noqa: BLE001 - reports must not cost events
+        logger.exception("metric attribution reports for %d events were not sent", len(applied))

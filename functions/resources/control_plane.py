@@ -29,6 +29,7 @@ from functions.resources.dataset_export_ops import DatasetExportOperations
 from functions.resources.dataset_update import unfinished_imports, update_dataset
 from functions.resources.filter_ops import FilterOperations
 from functions.resources.group_schemas import group_schemas
+from functions.resources.metric_attribution_ops import MetricAttributionOperations, check_report_destination
 from functions.resources.pagination import paginate
 from functions.resources.recipes import listed_recipes, recipe_catalogue
 from functions.resources.recommender_ops import RecommenderOperations, refuse_use_case
@@ -62,6 +63,7 @@ class ControlPlane(
     DatasetExportOperations,
     DataDeletionOperations,
     RecommenderOperations,
+    MetricAttributionOperations,
 ):
     def __init__(self, ctx: RequestContext, store: ResourceStore | None = None) -> None:
         self.ctx = ctx
@@ -145,10 +147,11 @@ class ControlPlane(
                     f"Dataset group {datasetGroupArn} still has {what}. Delete them before deleting "
                     "the dataset group."
                 )
-        # Filters belong to the group's data and cannot outlive it.
-        for doc in self.store.list(lc.FILTER):
-            if doc["datasetGroupArn"] == datasetGroupArn:
-                self.store.delete(doc["filterArn"])
+        # Filters and the metric attribution belong to the group's data and cannot outlive it.
+        for resource_type, key in ((lc.FILTER, "filterArn"), (lc.METRIC_ATTRIBUTION, "metricAttributionArn")):
+            for doc in self.store.list(resource_type):
+                if doc["datasetGroupArn"] == datasetGroupArn:
+                    self.store.delete(doc[key])
         self.store.delete(datasetGroupArn)
 
     # -- schemas -------------------------------------------------------------------------------
@@ -250,7 +253,9 @@ class ControlPlane(
         importMode: str | None = None,
         publishAttributionMetricsToS3: bool | None = None,
     ) -> dict[str, Any]:
-        self._get(datasetArn, lc.DATASET)
+        dataset = self._get(datasetArn, lc.DATASET)
+        if publishAttributionMetricsToS3:
+            check_report_destination(self.store, dataset)
         location = dataSource.get("dataLocation")
         if not location or not location.startswith("s3://") or len(location) <= len("s3://"):
             raise InvalidInputException(

@@ -42,6 +42,7 @@ BATCH_SEGMENT_JOB = "batch-segment-job"
 DATASET_EXPORT_JOB = "dataset-export-job"
 DATA_DELETION_JOB = "data-deletion-job"
 RECOMMENDER = "recommender"
+METRIC_ATTRIBUTION = "metric-attribution"
 TRACKING_ID = "tracking-id"  # index from a PutEvents trackingId to its event tracker
 
 

@@ -14,12 +14,12 @@ import logging
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from functions.attribution.sources import recommendation_id
 from functions.config import settings
 from functions.protocol.dispatch import RequestContext
 from functions.protocol.errors import InvalidInputException, ResourceNotFoundException
@@ -377,7 +377,10 @@ class Runtime:
         if columns is not None:
             _, view = recommender.state.items()
             metadata = {c.item_id: metadata_for(view, c.item_id, columns) for c in chosen}
-        return {"itemList": _items_out(chosen, metadata), "recommendationId": f"RID-{uuid.uuid4()}"}
+        return {
+            "itemList": _items_out(chosen, metadata),
+            "recommendationId": recommendation_id(str(recommenderArn or campaignArn)),
+        }
 
     def get_personalized_ranking(
         self,
@@ -410,7 +413,7 @@ class Runtime:
             metadata = {c.item_id: metadata_for(view, c.item_id, columns) for c in chosen}
         return {
             "personalizedRanking": _items_out(chosen, metadata),
-            "recommendationId": f"RID-{uuid.uuid4()}",
+            "recommendationId": recommendation_id(campaignArn),
         }
 
     def get_action_recommendations(
@@ -470,7 +473,7 @@ class Runtime:
             "actionList": [
                 {"actionId": action, "score": round(-score, 7)} for score, _, action in ranked[:n]
             ],
-            "recommendationId": f"RID-{uuid.uuid4()}",
+            "recommendationId": recommendation_id(campaignArn),
         }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from functions.attribution import reports
 from functions.config import settings
 from functions.ingestion.records import fold
 from functions.resources import arns, artifacts, training_columns
@@ -37,6 +39,8 @@ from functions.stores.blobs import BlobStore, split_s3_uri
 from functions.stores.resources import ResourceStore
 from functions.workflows.csv_validation import CsvValidationError, PersonalizeCsvDialect, validate_csv
 from functions.workflows.progress import ProgressTag
+
+logger = logging.getLogger(__name__)
 
 # How often a running training checks whether StopSolutionVersionCreation was called.
 STOP_POLL_S = 1.0
@@ -103,6 +107,10 @@ def import_dataset(job_arn: str) -> None:
             tables.append(validate_csv(data, schema, dataset["datasetType"]))
         except CsvValidationError as exc:
             raise WorkflowFailed(f"s3://{bucket}/{key}: {exc}") from exc
+    attribution = reports.attribution_of(store, dataset["datasetGroupArn"])
+    totals = _attribution_totals(attribution, dataset, tables)
+    if job.get("publishAttributionMetricsToS3") and attribution is not None:
+        _publish_report(attribution, totals, job)
     # Everything validated: only now write, under new keys the dataset does not point at yet.
     job_id = uuid.uuid4().hex[:12]
     new_keys = []
@@ -122,6 +130,47 @@ def import_dataset(job_arn: str) -> None:
     store.update(dataset["datasetArn"], point_at_new_data)
     blobs.delete(settings().artifacts_bucket, replaced)
     _set(job_arn, lc.ACTIVE)
+    if totals and not full:
+        # The guide: incremental bulk data is reported to CloudWatch, as PutEvents data is. The data is
+        # imported by now, so a CloudWatch failure only costs the report.
+        try:
+            reports.publish_to_cloudwatch(dataset["datasetGroupArn"], totals)
+        except Exception:  # noqa: BLE001
+            logger.exception("metric attribution report of %s was not sent to CloudWatch", job_arn)
+
+
+def _attribution_totals(
+    attribution: dict[str, Any] | None, dataset: dict[str, Any], tables: list[Any]
+) -> reports.Totals:
+    """The group's metric attribution applied to an Interactions import (nothing for other datasets)."""
+    if attribution is None or dataset["datasetType"].upper() != "INTERACTIONS":
+        return {}
+    group = dataset["datasetGroupArn"]
+    interactions = [i for t in tables for i in reports.row_interactions(t.columns, t.rows)]
+    return reports.aggregate(
+        attribution, interactions, reports.item_values(group), reports.sources(ResourceStore())
+    )
+
+
+def _publish_report(attribution: dict[str, Any], totals: reports.Totals, job: dict[str, Any]) -> None:
+    """The import's report to the attribution's S3 path, before the data is switched to: a report that
+    cannot be written fails the job with nothing imported."""
+    destination = attribution["metricsOutputConfig"].get("s3DataDestination") or {}
+    if not destination.get("path"):
+        raise WorkflowFailed(
+            "publishAttributionMetricsToS3 is set, and metric attribution "
+            f"{attribution['metricAttributionArn']} has no s3DataDestination; add one with "
+            "UpdateMetricAttribution."
+        )
+    bucket, prefix = split_s3_uri(destination["path"])
+    key = f"{prefix.rstrip('/')}/" if prefix else ""
+    key += reports.report_name(job.get("importMode", "FULL"))
+    try:
+        BlobStore().put(bucket, key, reports.report_csv(totals))
+    except Exception as exc:  # noqa: BLE001 - the user's bucket and role to fix
+        raise WorkflowFailed(
+            f"Could not write the metric attribution report to s3://{bucket}/{key}: {exc}"
+        ) from exc
 
 
 # -- training ------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Metric attributions: what each metric measures, where an event came from, and the reports."""
