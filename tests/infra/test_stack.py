@@ -313,3 +313,18 @@ def test_automatic_training_runs_on_a_schedule_and_may_start_training(template):
             if {"Ref": role} in p["Properties"]["Roles"]
         ]
         assert "states:StartExecution" in json.dumps(own)
+
+
+def test_only_ingest_and_workflow_report_metric_attributions(template):
+    """PutEvents reports come from the stream consumer, import reports from the workflow function; each
+    may put data in the attribution namespace only."""
+    reporters = set()
+    for policy in _resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            condition = statement.get("Condition", {}).get("StringEquals", {})
+            if condition.get("cloudwatch:namespace") == wiring.METRIC_ATTRIBUTION_NAMESPACE:
+                assert actions == ["cloudwatch:PutMetricData"], statement
+                reporters.update(json.dumps(role) for role in policy["Properties"]["Roles"])
+    assert len(reporters) == 2, reporters
+    assert any("Ingest" in r for r in reporters) and any("Workflow" in r for r in reporters), reporters
