@@ -68,6 +68,17 @@ filter=$("$aws" personalize create-filter --name "cli-unseen-$suffix" --dataset-
   --filter-expression 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click")' \
   --query filterArn --output text)
 wait_status filter.status personalize describe-filter --filter-arn "$filter"
+# The Developer Guide's metric attribution commands, as written there.
+attribution=$("$aws" personalize create-metric-attribution --name "cli-attribution-$suffix" \
+  --dataset-group-arn "$group" \
+  --metrics-output-config "{\"roleArn\": \"$role\", \"s3DataDestination\":{\"path\":\"s3://$bucket/attribution/\"}}" \
+  --metrics '[{"eventType": "click", "expression": "SAMPLECOUNT()", "metricName": "CLICKS"},
+    {"eventType": "watch", "expression": "SAMPLECOUNT()", "metricName": "WATCHES"}]' \
+  --query metricAttributionArn --output text)
+"$aws" personalize update-metric-attribution --metric-attribution-arn "$attribution" \
+  --remove-metrics WATCHES >/dev/null
+"$aws" personalize list-metric-attribution-metrics --metric-attribution-arn "$attribution" \
+  >"$work/attribution-metrics.json"
 tracker=$("$aws" personalize create-event-tracker --name "cli-tracker-$suffix" \
   --dataset-group-arn "$group" --query trackingId --output text)
 wait_status eventTracker.status personalize describe-event-tracker \

@@ -63,6 +63,11 @@ def test_the_event_and_the_filter_reach_the_next_request(cli_run: Path) -> None:
     assert len(items) == 5 and "item-1" not in items
 
 
+def test_the_guides_metric_attribution_commands_run_unchanged(cli_run: Path) -> None:
+    metrics = read(cli_run, "attribution-metrics.json")["metrics"]
+    assert metrics == [{"eventType": "click", "expression": "SAMPLECOUNT()", "metricName": "CLICKS"}]
+
+
 def test_the_cli_pages_through_every_recipe(cli_run: Path) -> None:
     # --page-size 3 makes the CLI follow nextToken across six pages.
     assert sorted(read(cli_run, "recipes.json")) == sorted(r["name"] for r in listed_recipes())
