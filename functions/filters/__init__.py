@@ -2,8 +2,10 @@
 metadata (``tables``), and evaluation to boolean masks (``evaluate``).  Pure library: no I/O."""
 
 from functions.filters.evaluate import (
+    MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE,
     MAX_INTERACTIONS_PER_EVENT_TYPE,
     CompiledFilter,
+    action_mask,
     allowed_ids,
     compile_filter,
     filter_candidates,
@@ -34,9 +36,12 @@ from functions.filters.expression import (
     parse_filter_value,
     parse_filter_values,
 )
-from functions.filters.tables import ItemTable, MetadataTable, UserTable
+from functions.filters.tables import ActionTable, ItemTable, MetadataTable, UserTable
 
 __all__ = [
+    "MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE",
+    "ActionTable",
+    "action_mask",
     "MAX_DISTINCT_FIELDS",
     "MAX_EXPRESSION_LENGTH",
     "MAX_FILTER_VALUES",

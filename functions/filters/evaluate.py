@@ -1,4 +1,5 @@
-"""Evaluate a parsed filter over an ItemTable (item recommendations) or a UserTable (user segments).
+"""Evaluate a parsed filter over an ItemTable (item recommendations), a UserTable (user segments) or an
+ActionTable (action recommendations).
 
 Semantics and their sources (Amazon Personalize developer guide):
 - "Combining multiple expressions": each ``|`` part is evaluated on its own; the result is the union of
@@ -11,8 +12,9 @@ Semantics and their sources (Amazon Personalize developer guide):
   alone; a missing parameter in the IF of an EXCLUDE makes the IF false, so the part isn't applied.
   (Parameters can't be used with NOT IN, so "matches nothing" never turns into "matches everything".)
 - "Filter expressions": for Interactions filters Personalize considers up to 100 of the most recent
-  interactions per user per event type (``MAX_INTERACTIONS_PER_EVENT_TYPE``), and "ignores case only when
-  matching event types"; ``"*"`` matches every event type.
+  interactions per user per event type (``MAX_INTERACTIONS_PER_EVENT_TYPE``), for Action_Interactions
+  filters up to 300 (``MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE``), and "ignores case only when matching
+  event types"; ``"*"`` matches every event type.
 - "Filter expression elements": an IF condition checks the current user; an expression whose IF is false
   doesn't apply (an INCLUDE whose IF is false restricts nothing; an EXCLUDE whose IF is false removes
   nothing).  With no current user, or when the user lacks the field, the IF is false.
@@ -44,7 +46,7 @@ import numpy as np
 
 from functions.filters.expression import (
     CURRENT_ITEM,
-    INTERACTIONS,
+    INTERACTION_DATASETS,
     RANGE_OPERATORS,
     WILDCARD,
     BoolOp,
@@ -63,9 +65,10 @@ from functions.filters.expression import (
     parse_filter,
     parse_filter_values,
 )
-from functions.filters.tables import ItemTable, MetadataTable, UserTable, split_values
+from functions.filters.tables import ActionTable, ItemTable, MetadataTable, UserTable, split_values
 
 MAX_INTERACTIONS_PER_EVENT_TYPE = 100
+MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE = 300
 _STATIC_CACHE_SIZE = 64
 
 
@@ -109,7 +112,9 @@ def compile_filter(
 
 def _mark_static(node: Node, static: dict[int, bool]) -> bool:
     if isinstance(node, Condition):
-        result = node.field.dataset != INTERACTIONS and all(isinstance(v, Literal) for v in node.values)
+        result = node.field.dataset not in INTERACTION_DATASETS and all(
+            isinstance(v, Literal) for v in node.values
+        )
     else:
         results = [_mark_static(operand, static) for operand in node.operands]
         result = all(results)
@@ -147,6 +152,7 @@ class _Context:
         current_item: Mapping[str, Any] | None = None,
         item_events: Sequence[tuple[str, str]] | None = None,
         user_events: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+        per_event_type: int = MAX_INTERACTIONS_PER_EVENT_TYPE,
     ) -> None:
         self.compiled = compiled
         self.table = table
@@ -155,6 +161,7 @@ class _Context:
         self.current_item = current_item
         self.item_events = item_events
         self.user_events = user_events
+        self.per_event_type = per_event_type
         self.size = len(table)
 
     def nothing(self) -> np.ndarray:
@@ -225,7 +232,7 @@ def _compute(node: Node, part: Expression, ctx: _Context) -> np.ndarray:
         for mask in masks[2:]:
             combine(result, mask, out=result)
         return result
-    if node.field.dataset == INTERACTIONS:
+    if node.field.dataset in INTERACTION_DATASETS:
         return _interactions_mask(node, part, ctx)
     return _field_mask(node, part, ctx)
 
@@ -373,12 +380,13 @@ def _interactions_mask(condition: Condition, part: Expression, ctx: _Context) ->
             row = index_of(user_id)
             if row is None:
                 continue
-            if any(_type_matches(t, wanted, wildcard, negate) for _, t in recent_interactions(events)):
+            recent = recent_interactions(events, ctx.per_event_type)
+            if any(_type_matches(t, wanted, wildcard, negate) for _, t in recent):
                 mask[row] = True
         return mask
     matched = [
         item
-        for item, t in recent_interactions(ctx.item_events or ())
+        for item, t in recent_interactions(ctx.item_events or (), ctx.per_event_type)
         if _type_matches(t, wanted, wildcard, negate)
     ]
     if matched:
@@ -481,6 +489,29 @@ def user_mask(
         raise ValueError(f"user_mask needs a UserID filter, not {compiled.target}")
     values = parse_filter_values(filter_values)
     ctx = _Context(compiled, users, values, user_events=interactions or {})
+    return _evaluate(compiled, ctx)
+
+
+def action_mask(
+    compiled: CompiledFilter,
+    actions: ActionTable,
+    filter_values: Mapping[str, str] | None = None,
+    action_interactions: Sequence[tuple[str, str]] = (),
+    current_user: Mapping[str, Any] | None = None,
+) -> np.ndarray:
+    """Which of ``actions.ids`` an action-recommendation request may return, as ``item_mask`` does for
+    items: ``action_interactions`` is the user's (action_id, event_type) history, oldest first."""
+    if compiled.target != "ActionID":
+        raise ValueError(f"action_mask needs an ActionID filter, not {compiled.target}")
+    values = parse_filter_values(filter_values)
+    ctx = _Context(
+        compiled,
+        actions,
+        values,
+        current_user=current_user,
+        item_events=action_interactions,
+        per_event_type=MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE,
+    )
     return _evaluate(compiled, ctx)
 
 

@@ -38,8 +38,11 @@ Choices where the guide is silent (each is the reading that rejects the least va
   never be satisfied.
 - ``=`` accepts a string as well as a number: the guide's own example is ``IF CurrentUser.MEMBERSHIP =
   $PREMIUM``.  ``<, <=, >, >=`` are numeric only, IN / NOT IN string only.
-- Action datasets (``ActionID``, ``Actions``, ``Action_Interactions``) are recognised and refused as not
-  supported by Tailor.
+- Action filters (``ActionID``, for GetActionRecommendations) use ``Actions`` fields and
+  ``Action_Interactions.EVENT_TYPE`` as item filters use Items and Interactions ("Action recommendation
+  filter expression examples"), with ``IF CurrentUser`` conditions; ``Action.`` (the singular, as one of
+  the guide's examples writes it) is read as ``Actions.``. The ``*`` wildcard works for either
+  interactions dataset's EVENT_TYPE.
 """
 
 from __future__ import annotations
@@ -64,17 +67,24 @@ COMPARISON_OPERATORS = ("=", "<", "<=", ">", ">=")
 RANGE_OPERATORS = frozenset({"<", "<=", ">", ">="})
 
 Action = TypingLiteral["INCLUDE", "EXCLUDE"]
-Target = TypingLiteral["ItemID", "UserID"]
+Target = TypingLiteral["ItemID", "UserID", "ActionID"]
 
 ITEMS, USERS, INTERACTIONS = "Items", "Users", "Interactions"
+ACTIONS, ACTION_INTERACTIONS = "Actions", "Action_Interactions"
+INTERACTION_DATASETS = frozenset({INTERACTIONS, ACTION_INTERACTIONS})
 CURRENT_USER, CURRENT_ITEM = "CurrentUser", "CurrentItem"
-_DATASETS = {name.upper(): name for name in (ITEMS, USERS, INTERACTIONS, CURRENT_USER, CURRENT_ITEM)}
-_ACTION_DATASETS = {"ACTIONS": "Actions", "ACTION_INTERACTIONS": "Action_Interactions", "ACTION": "Action"}
+_DATASETS = {
+    name.upper(): name
+    for name in (ITEMS, USERS, INTERACTIONS, ACTIONS, ACTION_INTERACTIONS, CURRENT_USER, CURRENT_ITEM)
+}
+_DATASETS["ACTION"] = ACTIONS
 # A CurrentUser / CurrentItem field is a Users / Items field for the distinct-field quota and the schemas.
 BASE_DATASET = {
     ITEMS: ITEMS,
     USERS: USERS,
     INTERACTIONS: INTERACTIONS,
+    ACTIONS: ACTIONS,
+    ACTION_INTERACTIONS: ACTION_INTERACTIONS,
     CURRENT_USER: USERS,
     CURRENT_ITEM: ITEMS,
 }
@@ -351,15 +361,11 @@ class _Parser:
         if not self.is_keyword("INCLUDE", "EXCLUDE"):
             raise self.unexpected("INCLUDE or EXCLUDE")
         action: Action = "INCLUDE" if self.advance().text.upper() == "INCLUDE" else "EXCLUDE"
-        target_token = self.token
-        if self.is_keyword("ACTIONID"):
-            raise _fail(
-                f"'{target_token.text}' at position {target_token.position + 1}: action recommendations "
-                "are not supported by Tailor; use ItemID or UserID."
-            )
-        if not self.is_keyword("ITEMID", "USERID"):
-            raise self.unexpected("ItemID or UserID")
-        target: Target = "ItemID" if self.advance().text.upper() == "ITEMID" else "UserID"
+        if not self.is_keyword("ITEMID", "USERID", "ACTIONID"):
+            raise self.unexpected("ItemID, UserID or ActionID")
+        target: Target = {"ITEMID": "ItemID", "USERID": "UserID", "ACTIONID": "ActionID"}[
+            self.advance().text.upper()
+        ]
         self.expect_keyword("WHERE")
         where = self.or_condition(target)
         if_conditions: tuple[Condition, ...] = ()
@@ -368,7 +374,7 @@ class _Parser:
             if target == "UserID":
                 raise _fail(
                     f"'IF' at position {if_token.position + 1}: IF CurrentUser conditions filter item "
-                    "recommendations; a UserID filter can't use them."
+                    "and action recommendations; a UserID filter can't use them."
                 )
             if_conditions = self.if_conditions()
         end = self.token.position
@@ -411,7 +417,7 @@ class _Parser:
             if ref.dataset != first.dataset:
                 hint = (
                     "; chain a separate expression with '|' to filter on another dataset"
-                    if {ref.dataset, first.dataset} == {ITEMS, INTERACTIONS}
+                    if {ref.dataset, first.dataset} in ({ITEMS, INTERACTIONS}, {ACTIONS, ACTION_INTERACTIONS})
                     else ""
                 )
                 raise _fail(
@@ -424,15 +430,10 @@ class _Parser:
         if token.kind != "word" or token.text.upper() in _KEYWORDS:
             raise self.unexpected(expected)
         upper = token.text.upper()
-        if upper in _ACTION_DATASETS:
-            raise _fail(
-                f"'{token.text}' at position {token.position + 1}: action datasets are not supported by "
-                "Tailor; use Items, Users or Interactions."
-            )
         if upper not in _DATASETS:
             raise _fail(
                 f"unknown dataset '{token.text}' at position {token.position + 1}; expected Items, Users, "
-                "Interactions, CurrentUser or CurrentItem."
+                "Interactions, Actions, Action_Interactions, CurrentUser or CurrentItem."
             )
         self.advance()
         self.expect_punct(".", f"'.' and a field name after '{token.text}'")
@@ -455,18 +456,22 @@ class _Parser:
             raise _fail(
                 f"{where}: CurrentItem can only be compared with, as in Items.PRICE < CurrentItem.PRICE."
             )
-        if target == "ItemID" and ref.dataset == USERS:
+        if target != "UserID" and ref.dataset == USERS:
             raise _fail(
-                f"{where}: an ItemID filter can't use Users fields in WHERE; use IF CurrentUser.{ref.field} "
-                "at the end of the expression to filter on the current user."
+                f"{where}: an {target} filter can't use Users fields in WHERE; use IF "
+                f"CurrentUser.{ref.field} at the end of the expression to filter on the current user."
             )
-        if target == "UserID" and ref.dataset == ITEMS:
+        if target == "UserID" and ref.dataset not in (USERS, INTERACTIONS):
             raise _fail(f"{where}: a UserID filter can only use Users or Interactions fields.")
-        if ref.dataset == INTERACTIONS and ref.field != "EVENT_TYPE":
-            raise _fail(f"{where}: Interactions filters can only use Interactions.EVENT_TYPE.")
+        if target == "ItemID" and ref.dataset not in (ITEMS, INTERACTIONS):
+            raise _fail(f"{where}: an ItemID filter can only use Items or Interactions fields.")
+        if target == "ActionID" and ref.dataset not in (ACTIONS, ACTION_INTERACTIONS):
+            raise _fail(f"{where}: an ActionID filter can only use Actions or Action_Interactions fields.")
+        if ref.dataset in INTERACTION_DATASETS and ref.field != "EVENT_TYPE":
+            raise _fail(f"{where}: {ref.dataset} filters can only use {ref.dataset}.EVENT_TYPE.")
         condition = self.operation(ref, target)
-        if ref.dataset == INTERACTIONS and condition.operator not in ("IN", "NOT IN"):
-            raise _fail(f"{where}: Interactions.EVENT_TYPE can only be used with IN or NOT IN.")
+        if ref.dataset in INTERACTION_DATASETS and condition.operator not in ("IN", "NOT IN"):
+            raise _fail(f"{where}: {ref.dataset}.EVENT_TYPE can only be used with IN or NOT IN.")
         return condition
 
     def if_conditions(self) -> tuple[Condition, ...]:
@@ -580,7 +585,7 @@ class _Parser:
                     "use IN with the opposite action (INCLUDE / EXCLUDE) instead."
                 )
             if isinstance(value, Literal):
-                if value.value == WILDCARD and not (ref.dataset == INTERACTIONS and operator == "IN"):
+                if value.value == WILDCARD and not (ref.dataset in INTERACTION_DATASETS and operator == "IN"):
                     raise _fail(
                         f"'\"*\"' {at}: the * wildcard can only be used in Interactions.EVENT_TYPE IN (...)."
                     )
@@ -714,20 +719,28 @@ def check_against_schemas(
     items_fields: Mapping[str, FieldType] | None,
     users_fields: Mapping[str, FieldType] | None,
     interactions_fields: Mapping[str, FieldType] | None,
+    actions_fields: Mapping[str, FieldType] | None = None,
+    action_interactions_fields: Mapping[str, FieldType] | None = None,
 ) -> None:
     """Check every field of ``expr`` against the dataset group's schemas (None = no such dataset).
 
     Raises FilterExpressionError for a missing dataset, an unknown field, a textual or boolean field, or
     an operator / value that doesn't fit the field's type.
     """
-    schemas = {ITEMS: items_fields, USERS: users_fields, INTERACTIONS: interactions_fields}
+    schemas = {
+        ITEMS: items_fields,
+        USERS: users_fields,
+        INTERACTIONS: interactions_fields,
+        ACTIONS: actions_fields,
+        ACTION_INTERACTIONS: action_interactions_fields,
+    }
 
     def resolve(ref: FieldRef) -> FieldType:
         at = f"'{ref.written}' at position {ref.position + 1}"
         fields = schemas[ref.base_dataset]
         if fields is None:
             raise _fail(
-                f"{at} needs a{'n' if ref.base_dataset[0] == 'I' else ''} {ref.base_dataset} dataset, "
+                f"{at} needs a{'n' if ref.base_dataset[0] in 'AI' else ''} {ref.base_dataset} dataset, "
                 "and the dataset group has none."
             )
         found = lookup_field({k: _coerce(v) for k, v in fields.items()}, ref.field)

@@ -361,3 +361,9 @@ class UserTable(MetadataTable):
     """Users metadata; ``ids`` is the order of ``user_mask`` results."""
 
     id_field = "USER_ID"
+
+
+class ActionTable(MetadataTable):
+    """Actions metadata; ``ids`` is the order of ``action_mask`` results."""
+
+    id_field = "ACTION_ID"

@@ -18,7 +18,7 @@ from functions.resources.group_schemas import group_schemas
 from functions.stores.resources import ResourceStore
 
 # The datasets a filter expression can name.
-FILTERABLE = ("ITEMS", "USERS", "INTERACTIONS")
+FILTERABLE = ("ITEMS", "USERS", "INTERACTIONS", "ACTIONS", "ACTION_INTERACTIONS")
 
 
 class FilterOperations:
@@ -42,7 +42,12 @@ class FilterOperations:
                 for dataset_type, schema in group_schemas(self.store, datasetGroupArn, FILTERABLE).items()
             }
             check_against_schemas(
-                expression, schemas.get("ITEMS"), schemas.get("USERS"), schemas.get("INTERACTIONS")
+                expression,
+                schemas.get("ITEMS"),
+                schemas.get("USERS"),
+                schemas.get("INTERACTIONS"),
+                schemas.get("ACTIONS"),
+                schemas.get("ACTION_INTERACTIONS"),
             )
         except FilterExpressionError as exc:
             raise InvalidInputException(str(exc)) from exc

@@ -11,9 +11,9 @@ dataset document points at, ``tailorDataKeys``) with the PutItems/PutUsers/PutAc
 re-read only when either moved. Each view counts its ``revision`` and remembers which ids changed in
 which revision, so derived structures (filter tables) can update in place instead of rebuilding.
 
-The Interactions dataset is loaded only when a filter needs it, and only the newest
-``INTERACTIONS_PER_USER`` interactions of each user are kept: that is all Personalize's interaction
-filters consider.
+The Interactions dataset (and the Action interactions dataset) is loaded only when a filter needs it, and
+only the newest ``INTERACTIONS_PER_USER`` (``ACTION_INTERACTIONS_PER_USER``) interactions of each user
+are kept: that is all Personalize's interaction filters consider.
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ from functions.workflows.csv_validation import PersonalizeCsvDialect
 
 REFRESH_S = 1.0
 INTERACTIONS_PER_USER = 100
+# Action interactions filters read up to 300 per event type ("Filter expressions"); keep that many in all.
+ACTION_INTERACTIONS_PER_USER = 300
+# dataset type -> (the column an interaction names its item by, how many of each user's to keep)
+INTERACTION_COLUMNS = {
+    "INTERACTIONS": ("ITEM_ID", INTERACTIONS_PER_USER),
+    "ACTION_INTERACTIONS": ("ACTION_ID", ACTION_INTERACTIONS_PER_USER),
+}
 ID_FIELDS = {"ITEMS": "ITEM_ID", "USERS": "USER_ID", "ACTIONS": "ACTION_ID"}
 
 Row = dict[str, str | None]
@@ -123,8 +130,8 @@ class GroupCatalog:
         self.group = dataset_group_arn
         self._views: dict[str, DatasetView | None] = {}
         self._checked: dict[str, float] = {}
-        self._interactions: InteractionsView | None = None
-        self._interactions_checked = 0.0
+        # dataset type -> (view, when checked)
+        self._interactions: dict[str, tuple[InteractionsView, float]] = {}
         self._lock = threading.Lock()
 
     def view(self, dataset_type: str) -> DatasetView | None:
@@ -182,29 +189,33 @@ class GroupCatalog:
             view._record(changed)
         return view
 
-    def interactions(self) -> InteractionsView:
-        """The newest interactions of every user in the imported Interactions dataset."""
+    def interactions(self, dataset_type: str = "INTERACTIONS") -> InteractionsView:
+        """The newest interactions of every user in the imported Interactions dataset (or, with
+        ``ACTION_INTERACTIONS``, Action interactions dataset: the item of each is its action)."""
         now = time.monotonic()
-        if self._interactions is not None and now - self._interactions_checked < REFRESH_S:
-            return self._interactions
+        cached = self._interactions.get(dataset_type)
+        if cached is not None and now - cached[1] < REFRESH_S:
+            return cached[0]
+        item_column, per_user = INTERACTION_COLUMNS[dataset_type]
         with self._lock:
-            doc = ResourceStore().find(arns.dataset_arn(self.group, "INTERACTIONS"))
+            doc = ResourceStore().find(arns.dataset_arn(self.group, dataset_type))
             keys = tuple(doc.get("tailorDataKeys", [])) if doc else ()
-            if self._interactions is None or self._interactions.data_keys != keys:
+            view = cached[0] if cached is not None else None
+            if view is None or view.data_keys != keys:
                 by_user: dict[str, list[tuple[str, str, float]]] = {}
                 for row in _read_rows(list(keys), "USER_ID"):
-                    if row.get("ITEM_ID") is None:
+                    if row.get(item_column) is None:
                         continue
                     stamp = float(row.get("TIMESTAMP") or 0)
                     by_user.setdefault(str(row["USER_ID"]), []).append(
-                        (str(row["ITEM_ID"]), str(row.get("EVENT_TYPE") or ""), stamp)
+                        (str(row[item_column]), str(row.get("EVENT_TYPE") or ""), stamp)
                     )
                 for user, events in by_user.items():
                     events.sort(key=lambda e: e[2])
-                    by_user[user] = events[-INTERACTIONS_PER_USER:]
-                self._interactions = InteractionsView(keys, by_user)
-            self._interactions_checked = time.monotonic()
-            return self._interactions
+                    by_user[user] = events[-per_user:]
+                view = InteractionsView(keys, by_user)
+            self._interactions[dataset_type] = (view, time.monotonic())
+            return view
 
 
 _catalogs: dict[str, GroupCatalog] = {}

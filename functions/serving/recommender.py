@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 
 from functions.filters import (
+    ActionTable,
     FilterExpressionError,
     FilterValuesError,
     ItemTable,
     UserTable,
+    action_mask,
     compile_filter,
     field_types,
     item_mask,
@@ -74,6 +76,7 @@ class GroupState:
         self.lock = threading.RLock()
         self._items = _Synced()
         self._users = _Synced()
+        self._actions = _Synced()
         self._compiled: dict[str, Any] = {}
 
     def _sync(self, synced: _Synced, dataset_type: str, table_class: type) -> tuple[Any, DatasetView | None]:
@@ -101,6 +104,9 @@ class GroupState:
 
     def users(self) -> tuple[UserTable, DatasetView | None]:
         return self._sync(self._users, "USERS", UserTable)
+
+    def actions(self) -> tuple[ActionTable, DatasetView | None]:
+        return self._sync(self._actions, "ACTIONS", ActionTable)
 
     def compiled(self, expression: str) -> Any:
         found = self._compiled.get(expression)
@@ -224,6 +230,31 @@ class Recommender:
         except FilterValuesError as exc:
             raise InvalidInputException(str(exc)) from exc
         return np.asarray(mask, dtype=bool)
+
+    def allowed_actions(
+        self,
+        request: FilterRequest,
+        actions: Sequence[str],
+        user_id: str,
+        live_events: Sequence[tuple[str, str]],
+    ) -> set[str]:
+        """Which of ``actions`` an ActionID filter lets GetActionRecommendations return. ``live_events``:
+        the user's PutActionInteractions (action id, event type), oldest first; the imported Action
+        interactions come first, as the item filters take imported interactions."""
+        with self.state.lock:
+            table, _ = self.state.actions()
+            table.add_ids(actions)
+            compiled = self.state.compiled(request.expression)
+            _, users_view = self.state.users()
+            current_user = users_view.rows.get(user_id) if users_view is not None else None
+        imported_view = self.state.catalog.interactions("ACTION_INTERACTIONS")
+        imported = [(action, event_type) for action, event_type, _ in imported_view.by_user.get(user_id, [])]
+        try:
+            mask = action_mask(compiled, table, request.values or {}, [*imported, *live_events], current_user)
+        except FilterValuesError as exc:
+            raise InvalidInputException(str(exc)) from exc
+        rows = table.indices(list(actions))
+        return {action for action, row in zip(actions, rows, strict=True) if row >= 0 and mask[row]}
 
     # -- requests ----------------------------------------------------------------------------
     def _user_scores(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -185,7 +186,7 @@ def _domain_recommender(recommender_arn: str) -> tuple[dict[str, Any], Recommend
 
 
 def _filter(
-    filter_arn: str | None, values: dict[str, str] | None, group: str, where: str
+    filter_arn: str | None, values: dict[str, str] | None, group: str, where: str, target: str = "ItemID"
 ) -> FilterRequest | None:
     if not filter_arn:
         if values:
@@ -199,7 +200,19 @@ def _filter(
             f"Filter {filter_arn} belongs to dataset group {doc['datasetGroupArn']}, not to the campaign's "
             f"dataset group {group}."
         )
+    found = _FILTER_TARGET.match(doc["filterExpression"])
+    filtered = found.group(1).lower() if found else ""
+    if filtered != target.lower():
+        wanted = {"itemid": "items (ItemID)", "actionid": "actions (ActionID)", "userid": "users (UserID)"}
+        raise InvalidInputException(
+            f"Filter {filter_arn} filters {wanted.get(filtered, filtered)}; this request needs a filter of "
+            f"{wanted[target.lower()]}."
+        )
     return FilterRequest(doc["filterExpression"], values)
+
+
+# What a stored filter filters (it parsed when it was created): its first expression's target.
+_FILTER_TARGET = re.compile(r"\s*(?:INCLUDE|EXCLUDE)\s+(\w+)", re.IGNORECASE)
 
 
 def _with_automatic_filter(
@@ -440,12 +453,8 @@ class Runtime:
                 f"Campaign {campaignArn} was not trained with a PERSONALIZED_ACTIONS recipe; "
                 "GetActionRecommendations needs one (aws-next-best-action)."
             )
-        if filterArn:
-            # CreateFilter refuses ActionID expressions, so any filter here filters items or users.
-            raise InvalidInputException(
-                f"Filter {filterArn} filters items, not actions; Tailor does not support action filters yet."
-            )
         group = recommender.state.group
+        flt = _filter(filterArn, filterValues, group, "", target="ActionID")
         model = recommender.model
         events = HistoryStore().events(action_history_key(group, userId))
         taken = [e for e in events if e.event_type.lower() == "taken"]
@@ -469,6 +478,11 @@ class Runtime:
             value = _number(row.get("VALUE") if row else None, 0.0)
             ranked.append((-float(scores.get(action, 0.0)), -value, action))
         ranked.sort()
+        if flt is not None:
+            allowed = recommender.allowed_actions(
+                flt, [action for _, _, action in ranked], userId, [(e.item_id, e.event_type) for e in events]
+            )
+            ranked = [entry for entry in ranked if entry[2] in allowed]
         return {
             "actionList": [
                 {"actionId": action, "score": round(-score, 7)} for score, _, action in ranked[:n]

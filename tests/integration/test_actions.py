@@ -138,11 +138,73 @@ def test_action_request_limits(runtime, personalize, nba):
         _actions(runtime, nba, "nba-user-1", n=101)
     with pytest.raises(runtime.exceptions.InvalidInputException):
         runtime.get_recommendations(campaignArn=nba["campaign"], userId="nba-user-1")
-    with pytest.raises(personalize.exceptions.InvalidInputException):
+
+
+def _action_filter(personalize, nba, name: str, expression: str) -> str:
+    arn = personalize.create_filter(
+        name=f"nba-{name}-{nba['suffix']}", datasetGroupArn=nba["group"], filterExpression=expression
+    )["filterArn"]
+    assert wait_for(lambda: personalize.describe_filter(filterArn=arn), "filter")["status"] == "ACTIVE"
+    return arn
+
+
+def test_action_filters_from_the_guides_examples(runtime, personalize, events, nba):
+    """ "Action recommendation filter expression examples": by Actions fields, with a parameter, and by
+    the user's Action interactions, imported and recorded."""
+
+    def actions(user: str, filter_arn: str, **values: str) -> list[str]:
+        found = runtime.get_action_recommendations(
+            campaignArn=nba["campaign"],
+            userId=user,
+            numResults=100,
+            filterArn=filter_arn,
+            filterValues=values,
+        )["actionList"]
+        return [a["actionId"] for a in found]
+
+    unfiltered = {a["actionId"] for a in _actions(runtime, nba, "nba-user-6", 100)}
+    channel = _action_filter(
+        personalize, nba, "channel", "EXCLUDE ActionID WHERE Actions.CHANNEL IN ($CHANNEL)"
+    )
+    got = actions("nba-user-6", channel, CHANNEL='"app"')
+    assert set(got) == unfiltered - {"download-app", "rate-us"}, got
+    valuable = _action_filter(personalize, nba, "value", "INCLUDE ActionID WHERE Actions.VALUE > ($VALUE)")
+    assert set(actions("nba-user-6", valuable, VALUE="4")) == {"join-loyalty", "buy-gold", "brand-new-offer"}
+    with pytest.raises(runtime.exceptions.InvalidInputException, match=r"\$VALUE"):
+        actions("nba-user-6", valuable)
+
+    # nba-user-4 took join-loyalty and download-app (imported); a recorded TAKEN joins them.
+    taken = _action_filter(
+        personalize, nba, "taken", 'EXCLUDE ActionID WHERE Action_Interactions.EVENT_TYPE IN ("taken")'
+    )
+    got = actions("nba-user-4", taken)
+    assert {"join-loyalty", "download-app"}.isdisjoint(got) and "subscribe-email" in got, got
+    events.put_action_interactions(
+        trackingId=nba["tracking_id"],
+        actionInteractions=[
+            {
+                "actionId": "subscribe-email",
+                "userId": "nba-user-4",
+                "sessionId": "s-nba-user-4",
+                "timestamp": time.time(),
+                "eventType": "TAKEN",
+            }
+        ],
+    )
+    assert wait_for_true(lambda: "subscribe-email" not in actions("nba-user-4", taken))
+
+    errors = personalize.exceptions
+    with pytest.raises(errors.InvalidInputException, match="no field NOPE"):
         personalize.create_filter(
-            name=f"nba-filter-{nba['suffix']}",
+            name=f"nba-bad-{nba['suffix']}",
             datasetGroupArn=nba["group"],
-            filterExpression='EXCLUDE ActionID WHERE Actions.CHANNEL IN ("app")',
+            filterExpression='EXCLUDE ActionID WHERE Actions.NOPE IN ("x")',
+        )
+    with pytest.raises(errors.InvalidInputException, match="only use Actions or Action_Interactions"):
+        personalize.create_filter(
+            name=f"nba-mixed-{nba['suffix']}",
+            datasetGroupArn=nba["group"],
+            filterExpression='EXCLUDE ActionID WHERE Interactions.EVENT_TYPE IN ("x")',
         )
 
 

@@ -161,6 +161,17 @@ def _recommend(runtime, shop, user="user-3", recipe="aws-user-personalization", 
     return runtime.get_recommendations(campaignArn=shop["campaigns"][recipe], userId=user, **kwargs)
 
 
+def test_a_user_segment_filter_is_refused_by_get_recommendations(personalize, runtime, shop):
+    arn = personalize.create_filter(
+        name=f"sv-segment-{shop['suffix']}",
+        datasetGroupArn=shop["group"],
+        filterExpression='INCLUDE UserID WHERE Users.MEMBERSHIP IN ("gold")',
+    )["filterArn"]
+    with pytest.raises(runtime.exceptions.InvalidInputException, match=r"filters users \(UserID\)"):
+        _recommend(runtime, shop, filterArn=arn)
+    personalize.delete_filter(filterArn=arn)
+
+
 def test_genre_filter_returns_only_that_genre(runtime, shop):
     items = _ids(_recommend(runtime, shop, numResults=40, filterArn=shop["filters"]["comedy"]))
     # Comedy items: the Comedy cluster and the Action|Comedy cluster (categorical multi-values).

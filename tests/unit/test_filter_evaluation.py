@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 from functions.filters import (
+    MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE,
     MAX_INTERACTIONS_PER_EVENT_TYPE,
+    ActionTable,
     FilterValuesError,
     ItemTable,
     UserTable,
+    action_mask,
     allowed_ids,
     compile_filter,
     field_types,
@@ -419,3 +422,57 @@ def test_empty_tables() -> None:
         compile_filter('EXCLUDE ItemID WHERE Items.GENRES IN ("x")'), ItemTable([], [], ITEM_FIELDS)
     )
     assert mask.shape == (0,) and mask.dtype == np.bool_
+
+
+# -- action filters (GetActionRecommendations) ---------------------------------------------------------
+ACTION_FIELDS = field_types(
+    [
+        {"name": "ACTION_ID", "type": "string"},
+        {"name": "VALUE", "type": ["null", "float"]},
+        {"name": "CHANNEL", "type": ["null", "string"], "categorical": True},
+    ]
+)
+ACTION_ROWS: dict[str, dict[str, Any] | None] = {
+    "join": {"VALUE": "5", "CHANNEL": "web"},
+    "app": {"VALUE": "3", "CHANNEL": "app"},
+    "email": {"VALUE": "", "CHANNEL": "email|web"},
+    "bare": None,
+}
+
+
+def allowed_actions(expression: str, history=(), user=None, **values: str) -> list[str]:
+    table = ActionTable(list(ACTION_ROWS), list(ACTION_ROWS.values()), ACTION_FIELDS)
+    compiled = compile_filter(expression, users_fields=USER_FIELDS)
+    return allowed_ids(action_mask(compiled, table, values, history, user), table)
+
+
+def test_action_filters_select_by_actions_fields_and_parameters():
+    assert allowed_actions('EXCLUDE ActionID WHERE Actions.CHANNEL IN ("web")') == ["app", "bare"]
+    assert allowed_actions("INCLUDE ActionID WHERE Actions.VALUE > ($VALUE)", VALUE="4") == ["join"]
+    assert allowed_actions('INCLUDE ActionID WHERE Action.CHANNEL IN ("app")') == ["app"]
+    with pytest.raises(FilterValuesError):
+        allowed_actions("INCLUDE ActionID WHERE Actions.VALUE > ($VALUE)")
+
+
+def test_action_filters_read_the_users_action_interactions_up_to_300_per_event_type():
+    history = [("join", "TAKEN")] + [("app", "taken")] * MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE
+    # join's TAKEN is the 301st newest: Personalize no longer considers it.
+    assert allowed_actions('EXCLUDE ActionID WHERE Action_Interactions.EVENT_TYPE IN ("Taken")', history) == [
+        "join",
+        "email",
+        "bare",
+    ]
+    shorter = [("join", "TAKEN"), ("app", "NOT_TAKEN")]
+    assert allowed_actions('INCLUDE ActionID WHERE Action_Interactions.EVENT_TYPE IN ("*")', shorter) == [
+        "join",
+        "app",
+    ]
+
+
+def test_an_action_filters_if_checks_the_current_user():
+    expression = 'INCLUDE ActionID WHERE Actions.CHANNEL IN ("app") IF CurrentUser.MEMBERSHIP = $TIER'
+    assert allowed_actions(expression, user={"MEMBERSHIP": "gold"}, TIER='"gold"') == ["app"]
+    # A false IF: the INCLUDE restricts nothing.
+    assert allowed_actions(expression, user={"MEMBERSHIP": "free"}, TIER='"gold"') == list(ACTION_ROWS)
+    with pytest.raises(ValueError, match="ActionID"):
+        item_mask(compile_filter(expression), items())

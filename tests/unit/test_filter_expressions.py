@@ -62,6 +62,15 @@ VALID = [
     'include itemid where items.genre in ("Comedy")',
     'INCLUDE ItemID WHERE Items.GENRE IN ("say \\"hi\\"")',
     '  INCLUDE ItemID\n WHERE Items.GENRE IN ("Comedy")  ',
+    # The guide's "Action recommendation filter expression examples" (its "Action." as written there).
+    "INCLUDE ActionID WHERE Action_Interactions.EVENT_TYPE IN ($EVENT_TYPE)",
+    'EXCLUDE ActionID WHERE Action_Interactions.EVENT_TYPE IN ("NOT_TAKEN")',
+    "EXCLUDE ActionID WHERE Actions.CATEGORY IN ($CATEGORY)",
+    "INCLUDE ActionID WHERE Actions.VALUE > ($VALUE)",
+    'INCLUDE ActionID WHERE Action.MEMBERSHIP_LEVEL IN ("Premium") IF CurrentUser.MEMBERSHIP = $PREMIUM',
+    "EXCLUDE ActionID WHERE Actions.VALUE < ($VALUE) IF CurrentUser.MEMBERSHIP = $PREMIUM",
+    'EXCLUDE ActionID WHERE Actions.CATEGORY IN ("a") | '
+    'EXCLUDE ActionID WHERE Action_Interactions.EVENT_TYPE IN ("*")',
 ]
 
 
@@ -135,11 +144,36 @@ INVALID = [
     ("", None, None, "empty"),
     ("   ", None, None, "empty"),
     ('ItemID WHERE Items.GENRE IN ("a")', "ItemID", 1, "expected INCLUDE or EXCLUDE"),
-    ('INCLUDE Items WHERE Items.GENRE IN ("a")', "Items", 9, "expected ItemID or UserID"),
-    ("INCLUDE ActionID WHERE Actions.VALUE > 3", "ActionID", 9, "not supported by Tailor"),
+    ('INCLUDE Items WHERE Items.GENRE IN ("a")', "Items", 9, "expected ItemID, UserID or ActionID"),
+    (
+        'INCLUDE ActionID WHERE Items.GENRE IN ("a")',
+        "Items.GENRE",
+        24,
+        "only use Actions or Action_Interactions",
+    ),
+    (
+        'EXCLUDE ActionID WHERE Interactions.EVENT_TYPE IN ("a")',
+        "Interactions.EVENT_TYPE",
+        24,
+        "only use Actions",
+    ),
+    ('INCLUDE ActionID WHERE Users.TIER IN ("a")', "Users.TIER", 24, "IF CurrentUser.TIER"),
+    (
+        'EXCLUDE ActionID WHERE Action_Interactions.ACTION_ID IN ("a")',
+        None,
+        24,
+        "only use Action_Interactions.EVENT",
+    ),
+    (
+        'INCLUDE ActionID WHERE Actions.A IN ("a") AND Action_Interactions.EVENT_TYPE IN ("b")',
+        None,
+        47,
+        "'|'",
+    ),
+    ("INCLUDE UserID WHERE Actions.VALUE > 3", "Actions.VALUE", 22, "only use Users or Interactions"),
     ('INCLUDE ItemID Items.GENRE IN ("a")', "Items", 16, "expected WHERE"),
     ('INCLUDE ItemID WHERE Itemz.GENRE IN ("a")', "Itemz", 22, "unknown dataset"),
-    ('INCLUDE ItemID WHERE Actions.GENRE IN ("a")', "Actions", 22, "not supported by Tailor"),
+    ('INCLUDE ItemID WHERE Actions.GENRE IN ("a")', "Actions.GENRE", 22, "only use Items or Interactions"),
     ('INCLUDE ItemID WHERE Items GENRE IN ("a")', "GENRE", 28, "expected '.'"),
     ('INCLUDE ItemID WHERE Items.GENRE ("a")', "(", 34, "expected IN, NOT IN"),
     ('INCLUDE ItemID WHERE Items.GENRE NOT ("a")', "(", 38, "expected IN after NOT"),
