@@ -30,11 +30,13 @@ from functions.filters.expression import (
     Parameter,
     check_against_schemas,
     check_filter_values,
+    check_target,
     field_types,
     parameters,
     parse_filter,
     parse_filter_value,
     parse_filter_values,
+    target_of,
 )
 from functions.filters.tables import ActionTable, ItemTable, MetadataTable, UserTable
 
@@ -63,6 +65,8 @@ __all__ = [
     "UserTable",
     "allowed_ids",
     "check_against_schemas",
+    "check_target",
+    "target_of",
     "check_filter_values",
     "compile_filter",
     "field_types",

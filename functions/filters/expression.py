@@ -600,6 +600,27 @@ class _Parser:
                     )
 
 
+_TARGET = re.compile(r"\s*(?:INCLUDE|EXCLUDE)\s+(ItemID|UserID|ActionID)\b", re.IGNORECASE)
+TARGET_NOUNS = {"ItemID": "items (ItemID)", "UserID": "users (UserID)", "ActionID": "actions (ActionID)"}
+
+
+def target_of(text: str) -> str | None:
+    """What a valid filter expression filters (every ``|`` part filters the same), without parsing it all:
+    requests check a stored filter's kind this way."""
+    found = _TARGET.match(text)
+    return {t.lower(): t for t in TARGET_NOUNS}[found.group(1).lower()] if found else None
+
+
+def check_target(text: str, wanted: str, filter_arn: str, request: str) -> None:
+    """FilterExpressionError when the filter at ``filter_arn`` does not filter what ``request`` returns."""
+    found = target_of(text)
+    if found != wanted:
+        raise FilterExpressionError(
+            f"Filter {filter_arn} filters {TARGET_NOUNS.get(found or '', 'something else')}; {request} "
+            f"needs a filter of {TARGET_NOUNS[wanted]}."
+        )
+
+
 def parse_filter(text: str) -> FilterExpression:
     """Parse and structurally check a filter expression; raise FilterExpressionError if Personalize wouldn't.
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.protocol.errors import (
-    InvalidInputException,
-)
+from functions.filters import FilterExpressionError, check_target
+from functions.protocol.errors import InvalidInputException
 from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
+from functions.resources.arns import recipe_name
 from functions.resources.batch_segment_ops import refuse_segmentation
 from functions.stores import workflows
 from functions.stores.resources import ResourceStore
 
 # The documented range of a batch job's numResults (the API model states none).
 MAX_BATCH_RESULTS = 500
+# "You can't get batch recommendations with the Trending-Now or Next-Best-Action recipes."
+NOT_BATCHED = ("aws-trending-now", "aws-next-best-action")
 EXPLORATION_KEYS = ("explorationWeight", "explorationItemAgeCutOff")
 
 
@@ -75,8 +77,18 @@ class BatchInferenceOperations:
             )
         version = batch_jobs.active_version(self.store, solutionVersionArn, "a batch inference job")
         refuse_segmentation(version, "a batch inference job")
+        recipe = recipe_name(version.get("recipeArn") or "")
+        if recipe in NOT_BATCHED:
+            raise InvalidInputException(
+                f"Solution version {solutionVersionArn} was trained with {recipe}, and batch inference jobs "
+                f"can't use {' or '.join(NOT_BATCHED)}; get its recommendations from a campaign."
+            )
         if filterArn:
-            batch_jobs.filter_of_group(self.store, filterArn, version)
+            flt = batch_jobs.filter_of_group(self.store, filterArn, version)
+            try:
+                check_target(flt["filterExpression"], "ItemID", filterArn, "a batch inference job")
+            except FilterExpressionError as exc:
+                raise InvalidInputException(str(exc)) from exc
         batch_jobs.check_request(numResults, MAX_BATCH_RESULTS, jobInput, jobOutput)
         config = batchInferenceJobConfig or {}
         check_exploration(config.get("itemExplorationConfig"), "batchInferenceJobConfig")

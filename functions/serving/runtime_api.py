@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import Any
 
 from functions.attribution.sources import recommendation_id
 from functions.config import settings
+from functions.filters import FilterExpressionError, check_target
 from functions.protocol.dispatch import RequestContext
 from functions.protocol.errors import InvalidInputException, ResourceNotFoundException
 from functions.resources import artifacts
@@ -200,19 +200,11 @@ def _filter(
             f"Filter {filter_arn} belongs to dataset group {doc['datasetGroupArn']}, not to the campaign's "
             f"dataset group {group}."
         )
-    found = _FILTER_TARGET.match(doc["filterExpression"])
-    filtered = found.group(1).lower() if found else ""
-    if filtered != target.lower():
-        wanted = {"itemid": "items (ItemID)", "actionid": "actions (ActionID)", "userid": "users (UserID)"}
-        raise InvalidInputException(
-            f"Filter {filter_arn} filters {wanted.get(filtered, filtered)}; this request needs a filter of "
-            f"{wanted[target.lower()]}."
-        )
+    try:
+        check_target(doc["filterExpression"], target, filter_arn, "this request")
+    except FilterExpressionError as exc:
+        raise InvalidInputException(str(exc)) from exc
     return FilterRequest(doc["filterExpression"], values)
-
-
-# What a stored filter filters (it parsed when it was created): its first expression's target.
-_FILTER_TARGET = re.compile(r"\s*(?:INCLUDE|EXCLUDE)\s+(\w+)", re.IGNORECASE)
 
 
 def _with_automatic_filter(

@@ -71,7 +71,15 @@ def nba(target, personalize, s3) -> dict[str, Any]:
         == "ACTIVE"
     )
     tracker = personalize.create_event_tracker(name=f"nba-{suffix}", datasetGroupArn=group)
-    return {"group": group, "campaign": campaign, "tracking_id": tracker["trackingId"], "suffix": suffix}
+    return {
+        "group": group,
+        "campaign": campaign,
+        "tracking_id": tracker["trackingId"],
+        "suffix": suffix,
+        "version": version,
+        "bucket": bucket,
+        "role": role,
+    }
 
 
 def _actions(runtime, nba, user: str, n: int = 5) -> list[dict[str, Any]]:
@@ -134,6 +142,15 @@ def test_repeat_frequency_holds_an_action_back(runtime, events, nba):
 
 
 def test_action_request_limits(runtime, personalize, nba):
+    # "You can't get batch recommendations with the Trending-Now or Next-Best-Action recipes."
+    with pytest.raises(personalize.exceptions.InvalidInputException, match="aws-next-best-action"):
+        personalize.create_batch_inference_job(
+            jobName=f"nba-batch-{nba['suffix']}",
+            solutionVersionArn=nba["version"],
+            jobInput={"s3DataSource": {"path": f"s3://{nba['bucket']}/batch/users.json"}},
+            jobOutput={"s3DataDestination": {"path": f"s3://{nba['bucket']}/batch/out/"}},
+            roleArn=nba["role"],
+        )
     with pytest.raises(runtime.exceptions.InvalidInputException):
         _actions(runtime, nba, "nba-user-1", n=101)
     with pytest.raises(runtime.exceptions.InvalidInputException):

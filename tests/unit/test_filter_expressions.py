@@ -16,11 +16,13 @@ from functions.filters import (
     Parameter,
     check_against_schemas,
     check_filter_values,
+    check_target,
     field_types,
     parameters,
     parse_filter,
     parse_filter_value,
     parse_filter_values,
+    target_of,
 )
 from functions.resources.schema_rules import parse_schema
 
@@ -516,3 +518,14 @@ def test_filter_values_map_limits_from_botocore() -> None:
         check_filter_values({"P" * 51: '"x"'})
     with pytest.raises(FilterValuesError, match="at most 1000 characters"):
         check_filter_values({"P": '"' + "x" * 1000 + '"'})
+
+
+def test_a_stored_filters_kind_is_read_from_its_first_expression() -> None:
+    assert target_of('  include actionid WHERE Actions.A IN ("x")') == "ActionID"
+    assert (
+        target_of('EXCLUDE ItemID WHERE Items.A IN ("x") | EXCLUDE ItemID WHERE Items.B IN ("y")') == "ItemID"
+    )
+    assert target_of("INCLUDE Items WHERE") is None
+    check_target('INCLUDE UserID WHERE Users.A IN ("x")', "UserID", "arn:f", "a batch segment job")
+    with pytest.raises(FilterExpressionError, match=r"filters users \(UserID\); GetRecommendations needs"):
+        check_target('INCLUDE UserID WHERE Users.A IN ("x")', "ItemID", "arn:f", "GetRecommendations")
