@@ -164,11 +164,14 @@ def report_name(import_mode: str, now: float | None = None) -> str:
 
 
 def item_values(dataset_group_arn: str) -> ItemValue:
-    """The group's Items dataset (imports and PutItems) as SUM(Items.COLUMN) reads it."""
-    view = catalog_for(dataset_group_arn).view("ITEMS")
-    if view is None:
-        return lambda _item, _column: None
-    return view.field_value
+    """The group's Items dataset (imports and PutItems) as SUM(Items.COLUMN) reads it, loaded on the
+    first lookup: reports without such a metric never read it."""
+
+    def value(item_id: str, column: str) -> Any:
+        view = catalog_for(dataset_group_arn).view("ITEMS")
+        return view.field_value(item_id, column) if view is not None else None
+
+    return value
 
 
 def event_interaction(payload: dict[str, Any]) -> Interaction:

@@ -107,10 +107,12 @@ def import_dataset(job_arn: str) -> None:
             tables.append(validate_csv(data, schema, dataset["datasetType"]))
         except CsvValidationError as exc:
             raise WorkflowFailed(f"s3://{bucket}/{key}: {exc}") from exc
-    attribution = reports.attribution_of(store, dataset["datasetGroupArn"])
-    totals = _attribution_totals(attribution, dataset, tables)
-    if job.get("publishAttributionMetricsToS3") and attribution is not None:
-        _publish_report(attribution, totals, job)
+    full = job.get("importMode", "FULL") == "FULL"
+    to_s3 = bool(job.get("publishAttributionMetricsToS3"))
+    # The guide: bulk data is reported to S3 when asked, incremental bulk data to CloudWatch as well.
+    totals = _attribution_totals(store, dataset, tables) if to_s3 or not full else None
+    if to_s3 and totals is not None:
+        _publish_report(totals[0], totals[1], job)
     # Everything validated: only now write, under new keys the dataset does not point at yet.
     job_id = uuid.uuid4().hex[:12]
     new_keys = []
@@ -118,7 +120,6 @@ def import_dataset(job_arn: str) -> None:
         key = f"{artifacts.dataset_prefix(dataset['datasetArn'])}{job_id}-{index}.csv"
         blobs.put(settings().artifacts_bucket, key, table.to_csv_bytes())
         new_keys.append(key)
-    full = job.get("importMode", "FULL") == "FULL"
     replaced: list[str] = []
 
     def point_at_new_data(doc: dict[str, Any]) -> dict[str, Any]:
@@ -130,26 +131,26 @@ def import_dataset(job_arn: str) -> None:
     store.update(dataset["datasetArn"], point_at_new_data)
     blobs.delete(settings().artifacts_bucket, replaced)
     _set(job_arn, lc.ACTIVE)
-    if totals and not full:
-        # The guide: incremental bulk data is reported to CloudWatch, as PutEvents data is. The data is
-        # imported by now, so a CloudWatch failure only costs the report.
+    if totals is not None and not full:
+        # The data is imported by now, so a CloudWatch failure only costs the report.
         try:
-            reports.publish_to_cloudwatch(dataset["datasetGroupArn"], totals)
+            reports.publish_to_cloudwatch(dataset["datasetGroupArn"], totals[1])
         except Exception:  # noqa: BLE001
             logger.exception("metric attribution report of %s was not sent to CloudWatch", job_arn)
 
 
 def _attribution_totals(
-    attribution: dict[str, Any] | None, dataset: dict[str, Any], tables: list[Any]
-) -> reports.Totals:
-    """The group's metric attribution applied to an Interactions import (nothing for other datasets)."""
-    if attribution is None or dataset["datasetType"].upper() != "INTERACTIONS":
-        return {}
+    store: ResourceStore, dataset: dict[str, Any], tables: list[Any]
+) -> tuple[dict[str, Any], reports.Totals] | None:
+    """The group's metric attribution and its totals over an Interactions import; None when the group has
+    no attribution or the dataset is not Interactions."""
     group = dataset["datasetGroupArn"]
-    interactions = [i for t in tables for i in reports.row_interactions(t.columns, t.rows)]
-    return reports.aggregate(
-        attribution, interactions, reports.item_values(group), reports.sources(ResourceStore())
-    )
+    attribution = reports.attribution_of(store, group)
+    if attribution is None or dataset["datasetType"].upper() != "INTERACTIONS":
+        return None
+    interactions = (i for t in tables for i in reports.row_interactions(t.columns, t.rows))
+    totals = reports.aggregate(attribution, interactions, reports.item_values(group), reports.sources(store))
+    return attribution, totals
 
 
 def _publish_report(attribution: dict[str, Any], totals: reports.Totals, job: dict[str, Any]) -> None:
