@@ -16,8 +16,8 @@ from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
 from functions.resources.arns import recipe_name
 from functions.resources.batch_segment_ops import refuse_segmentation
+from functions.resources.operations_base import Operations
 from functions.stores import workflows
-from functions.stores.resources import ResourceStore
 
 # The documented range of a batch job's numResults (the API model states none).
 MAX_BATCH_RESULTS = 500
@@ -50,12 +50,7 @@ def check_exploration(config: dict[str, str] | None, where: str) -> None:
             )
 
 
-class BatchInferenceOperations:
-    store: ResourceStore
-
-    def _arn(self, resource: str) -> str:  # provided by ControlPlane
-        raise NotImplementedError
-
+class BatchInferenceOperations(Operations):
     def create_batch_inference_job(
         self,
         jobName: str,

@@ -19,9 +19,9 @@ from functions.filters import FilterExpressionError, parse_filter
 from functions.protocol.errors import InvalidInputException
 from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
+from functions.resources.operations_base import Operations
 from functions.resources.recipes import recipe_catalogue
 from functions.stores import workflows
-from functions.stores.resources import ResourceStore
 
 USER_SEGMENTATION = "USER_SEGMENTATION"
 # NumBatchResults: "The maximum number of users per segment is 5 million."
@@ -45,12 +45,7 @@ def refuse_segmentation(version: dict[str, Any], what: str) -> None:
         )
 
 
-class BatchSegmentOperations:
-    store: ResourceStore
-
-    def _arn(self, resource: str) -> str:  # provided by ControlPlane
-        raise NotImplementedError
-
+class BatchSegmentOperations(Operations):
     def create_batch_segment_job(
         self,
         jobName: str,

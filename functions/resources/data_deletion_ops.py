@@ -11,19 +11,11 @@ from typing import Any
 
 from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
+from functions.resources.operations_base import Operations
 from functions.stores import workflows
-from functions.stores.resources import ResourceStore
 
 
-class DataDeletionOperations:
-    store: ResourceStore
-
-    def _arn(self, resource: str) -> str:  # provided by ControlPlane
-        raise NotImplementedError
-
-    def _list_page(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # provided by ControlPlane
-        raise NotImplementedError
-
+class DataDeletionOperations(Operations):
     def create_data_deletion_job(
         self,
         jobName: str,

@@ -11,21 +11,13 @@ from typing import Any
 
 from functions.resources import batch_jobs
 from functions.resources import lifecycle as lc
+from functions.resources.operations_base import Operations
 from functions.stores import workflows
-from functions.stores.resources import ResourceStore
 
 DEFAULT_INGESTION_MODE = "PUT"
 
 
-class DatasetExportOperations:
-    store: ResourceStore
-
-    def _arn(self, resource: str) -> str:  # provided by ControlPlane
-        raise NotImplementedError
-
-    def _list_page(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # provided by ControlPlane
-        raise NotImplementedError
-
+class DatasetExportOperations(Operations):
     def create_dataset_export_job(
         self,
         jobName: str,

@@ -15,18 +15,13 @@ from functions.protocol.errors import InvalidInputException, ResourceAlreadyExis
 from functions.resources import lifecycle as lc
 from functions.resources import quotas
 from functions.resources.group_schemas import group_schemas
-from functions.stores.resources import ResourceStore
+from functions.resources.operations_base import Operations
 
 # The datasets a filter expression can name.
 FILTERABLE = ("ITEMS", "USERS", "INTERACTIONS", "ACTIONS", "ACTION_INTERACTIONS")
 
 
-class FilterOperations:
-    store: ResourceStore
-
-    def _arn(self, resource: str) -> str:  # provided by ControlPlane
-        raise NotImplementedError
-
+class FilterOperations(Operations):
     def create_filter(
         self,
         name: str,

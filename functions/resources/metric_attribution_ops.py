@@ -23,6 +23,7 @@ from functions.protocol.errors import (
 )
 from functions.resources import lifecycle as lc
 from functions.resources.group_schemas import group_schemas
+from functions.resources.operations_base import Operations
 from functions.resources.pagination import paginate
 from functions.stores.resources import ResourceStore
 
@@ -103,22 +104,7 @@ def check_report_destination(store: ResourceStore, dataset: dict[str, Any]) -> N
         )
 
 
-class MetricAttributionOperations:
-    store: ResourceStore
-
-    def _arn(self, resource: str) -> str:  # provided by ControlPlane
-        raise NotImplementedError
-
-    def _get(self, arn: str, resource_type: str) -> dict[str, Any]:  # provided by ControlPlane
-        raise NotImplementedError
-
-    def _list_page(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # provided by ControlPlane
-        raise NotImplementedError
-
-    @staticmethod
-    def _new_doc(**fields: Any) -> dict[str, Any]:  # provided by ControlPlane
-        raise NotImplementedError
-
+class MetricAttributionOperations(Operations):
     def create_metric_attribution(
         self,
         name: str,

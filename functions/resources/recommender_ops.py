@@ -22,6 +22,7 @@ from functions.resources import arns, quotas
 from functions.resources import lifecycle as lc
 from functions.resources.batch_ops import check_exploration
 from functions.resources.group_schemas import group_schemas
+from functions.resources.operations_base import Operations
 from functions.resources.recipes import recipe_catalogue
 from functions.resources.training_columns import check_training_data_config
 from functions.resources.training_modes import data_fingerprint
@@ -82,22 +83,7 @@ def _use_case(recipe_arn: str, group: dict[str, Any]) -> UseCase:
     return case
 
 
-class RecommenderOperations:
-    store: ResourceStore
-
-    def _arn(self, resource: str) -> str:  # provided by ControlPlane
-        raise NotImplementedError
-
-    def _get(self, arn: str, resource_type: str) -> dict[str, Any]:  # provided by ControlPlane
-        raise NotImplementedError
-
-    def _list_page(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # provided by ControlPlane
-        raise NotImplementedError
-
-    @staticmethod
-    def _new_doc(**fields: Any) -> dict[str, Any]:  # provided by ControlPlane
-        raise NotImplementedError
-
+class RecommenderOperations(Operations):
     def create_recommender(
         self,
         name: str,
