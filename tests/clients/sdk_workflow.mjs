@@ -22,6 +22,9 @@ import {
   CreateEventTrackerCommand,
   DescribeEventTrackerCommand,
   CreateFilterCommand,
+  CreateMetricAttributionCommand,
+  DescribeMetricAttributionCommand,
+  ListMetricAttributionMetricsCommand,
   paginateListRecipes,
 } from "@aws-sdk/client-personalize";
 import {
@@ -129,10 +132,35 @@ const put = await events.send(
     trackingId,
     userId: "user-0",
     sessionId: "js-session",
-    eventList: [{ eventType: "click", itemId: "item-8", sentAt: new Date() }],
+    eventList: [
+      {
+        eventType: "click",
+        itemId: "item-8",
+        sentAt: new Date(),
+        recommendationId: out.related.recommendationId,
+        metricAttribution: { eventAttributionSource: "js-newsletter" },
+      },
+    ],
   }),
 );
 out.putEventsStatus = put.$metadata.httpStatusCode;
+
+const { metricAttributionArn } = await personalize.send(
+  new CreateMetricAttributionCommand({
+    name: `js-attribution-${suffix}`,
+    datasetGroupArn,
+    metrics: [{ eventType: "click", expression: "SAMPLECOUNT()", metricName: "CLICKS" }],
+    metricsOutputConfig: { roleArn },
+  }),
+);
+const { metricAttribution } = await personalize.send(
+  new DescribeMetricAttributionCommand({ metricAttributionArn }),
+);
+out.attribution = {
+  status: metricAttribution.status,
+  createdIsADate: metricAttribution.creationDateTime instanceof Date,
+  metrics: (await personalize.send(new ListMetricAttributionMetricsCommand({ metricAttributionArn }))).metrics,
+};
 
 // --page-size 3 over the whole catalogue: the paginator follows nextToken.
 out.recipes = [];

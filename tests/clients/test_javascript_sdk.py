@@ -74,6 +74,14 @@ def test_timestamps_parse_as_dates_and_metrics_as_numbers(sdk_run: Any) -> None:
     assert all(isinstance(value, float | int) for value in metrics.values())
 
 
+def test_a_metric_attribution_round_trips(sdk_run: Any) -> None:
+    assert sdk_run["attribution"] == {
+        "status": "ACTIVE",
+        "createdIsADate": True,
+        "metrics": [{"eventType": "click", "expression": "SAMPLECOUNT()", "metricName": "CLICKS"}],
+    }
+
+
 def test_events_are_accepted_and_the_paginator_sees_every_recipe(sdk_run: Any) -> None:
     assert sdk_run["putEventsStatus"] == 200
     assert sorted(sdk_run["recipes"]) == sorted(r["name"] for r in listed_recipes())
