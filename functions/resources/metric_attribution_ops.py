@@ -144,6 +144,7 @@ class MetricAttributionOperations(Operations):
     def describe_metric_attribution(self, metricAttributionArn: str) -> dict[str, Any]:
         doc = self._get(metricAttributionArn, lc.METRIC_ATTRIBUTION)
         doc.pop("metrics", None)  # ListMetricAttributionMetrics returns them
+        doc.pop("tags", None)  # TagResource's, read with ListTagsForResource
         return {"metricAttribution": doc}
 
     def list_metric_attributions(

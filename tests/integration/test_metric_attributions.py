@@ -118,6 +118,10 @@ def _wait_for_sums(cloudwatch, group: str, expected: dict[tuple[str, str], float
 
 def test_a_metric_attribution_is_described_and_listed(personalize, shop):
     ws = shop["ws"]
+    personalize.tag_resource(resourceArn=shop["arn"], tags=[{"tagKey": "team", "tagValue": "growth"}])
+    assert personalize.list_tags_for_resource(resourceArn=shop["arn"])["tags"] == [
+        {"tagKey": "team", "tagValue": "growth"}
+    ]
     doc = personalize.describe_metric_attribution(metricAttributionArn=shop["arn"])["metricAttribution"]
     assert doc["status"] == "ACTIVE" and doc["datasetGroupArn"] == ws.group
     assert doc["metricsOutputConfig"]["s3DataDestination"]["path"] == f"s3://{ws.bucket}/attribution/"
