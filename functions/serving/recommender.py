@@ -241,19 +241,20 @@ class Recommender:
         """Which of ``actions`` an ActionID filter lets GetActionRecommendations return. ``live_events``:
         the user's PutActionInteractions (action id, event type), oldest first; the imported Action
         interactions come first, as the item filters take imported interactions."""
-        with self.state.lock:
+        imported_view = self.state.catalog.interactions("ACTION_INTERACTIONS")
+        history = [(action, event_type) for action, event_type, _ in imported_view.by_user.get(user_id, [])]
+        history += live_events
+        with self.state.lock:  # the tables are shared by the group's requests
             table, _ = self.state.actions()
             table.add_ids(actions)
             compiled = self.state.compiled(request.expression)
             _, users_view = self.state.users()
             current_user = users_view.rows.get(user_id) if users_view is not None else None
-        imported_view = self.state.catalog.interactions("ACTION_INTERACTIONS")
-        imported = [(action, event_type) for action, event_type, _ in imported_view.by_user.get(user_id, [])]
-        try:
-            mask = action_mask(compiled, table, request.values or {}, [*imported, *live_events], current_user)
-        except FilterValuesError as exc:
-            raise InvalidInputException(str(exc)) from exc
-        rows = table.indices(list(actions))
+            try:
+                mask = action_mask(compiled, table, request.values or {}, history, current_user)
+            except FilterValuesError as exc:
+                raise InvalidInputException(str(exc)) from exc
+            rows = table.indices(list(actions))
         return {action for action, row in zip(actions, rows, strict=True) if row >= 0 and mask[row]}
 
     # -- requests ----------------------------------------------------------------------------
