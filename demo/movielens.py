@@ -14,16 +14,19 @@ import random
 import time
 import urllib.request
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from functions import wiring
 from tailor_local.launcher import start_service, stop_service
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "ml-latest-small"
 GROUPLENS_ZIP = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
+NAMESPACE = wiring.METRIC_ATTRIBUTION_NAMESPACE
 DEMO_USER = "1"
 TERMINATOR_2 = "589"
 
@@ -210,6 +213,14 @@ def run_workflow(url: str, data: str, movies: dict[str, str]) -> None:
     )
     show(f"Similar to {movies.get(TERMINATOR_2, 'Terminator 2')}", similar["itemList"], movies)
 
+    # Which campaign's recommendations get watched: a metric attribution, and events that carry the
+    # recommendationId of the list they came from.
+    personalize.create_metric_attribution(
+        name="movielens-impact",
+        datasetGroupArn=group,
+        metrics=[{"eventType": "watch", "expression": "SAMPLECOUNT()", "metricName": "WATCHES"}],
+        metricsOutputConfig={"roleArn": role},
+    )
     tracker = personalize.create_event_tracker(name="movielens-events", datasetGroupArn=group)
     clicked = [i["itemId"] for i in similar["itemList"][:3]]
     events.put_events(
@@ -217,7 +228,13 @@ def run_workflow(url: str, data: str, movies: dict[str, str]) -> None:
         userId=DEMO_USER,
         sessionId="demo-session",
         eventList=[
-            {"eventId": f"demo-{i}", "eventType": "watch", "itemId": item, "sentAt": time.time() + i}
+            {
+                "eventId": f"demo-{i}",
+                "eventType": "watch",
+                "itemId": item,
+                "sentAt": time.time() + i,
+                "recommendationId": similar["recommendationId"],
+            }
             for i, item in enumerate(clicked)
         ],
     )
@@ -225,6 +242,34 @@ def run_workflow(url: str, data: str, movies: dict[str, str]) -> None:
     time.sleep(1.0)
     after = runtime.get_recommendations(campaignArn=personal, userId=DEMO_USER, numResults=10)["itemList"]
     show(f"Recommendations for user {DEMO_USER} after those events", after, movies)
+    show_attribution(session.client("cloudwatch", endpoint_url=url), group)
+
+
+def show_attribution(cloudwatch: Any, group: str) -> None:
+    """The metric attribution's WATCHES in CloudWatch, per event attribution source (the 15-minute sums)."""
+    deadline = time.monotonic() + 30
+    while True:
+        listed = cloudwatch.list_metrics(Namespace=NAMESPACE, MetricName="WATCHES")["Metrics"]
+        if listed or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    print("\nWatch events by the campaign whose recommendations they came from (CloudWatch, WATCHES)")
+    now = datetime.now(UTC)
+    for metric in listed:
+        dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        if dimensions.get(wiring.ATTRIBUTION_GROUP_DIMENSION) != group:
+            continue
+        points = cloudwatch.get_metric_statistics(
+            Namespace=NAMESPACE,
+            MetricName="WATCHES",
+            Dimensions=metric["Dimensions"],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(hours=1),
+            Period=900,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        source = dimensions[wiring.ATTRIBUTION_SOURCE_DIMENSION].rsplit("/", 1)[-1]
+        print(f"  {source}: {sum(p['Sum'] for p in points):.0f}")
 
 
 if __name__ == "__main__":
