@@ -27,6 +27,7 @@ from functions.attribution.expressions import MetricSpec, parse_metric
 from functions.attribution.sources import source_of
 from functions.ingestion.records import fold
 from functions.resources import lifecycle as lc
+from functions.resources.metric_attribution_ops import attribution_of
 from functions.serving.catalog import catalog_for
 from functions.stores.clients import client
 from functions.stores.resources import ResourceStore
@@ -61,14 +62,6 @@ class Interaction:
 # (metric name, event type, function, source, window start) -> value
 Totals = dict[tuple[str, str, str, str, int], float]
 ItemValue = Callable[[str, str], Any]  # (item id, column) -> the Items dataset's value, or None
-
-
-def attribution_of(store: ResourceStore, dataset_group_arn: str) -> dict[str, Any] | None:
-    """The group's metric attribution (Personalize allows one), if it has one that is ACTIVE."""
-    for doc in store.list(lc.METRIC_ATTRIBUTION):
-        if doc["datasetGroupArn"] == dataset_group_arn and doc["status"] == lc.ACTIVE:
-            return doc
-    return None
 
 
 def sources(store: ResourceStore) -> list[str]:

@@ -602,13 +602,14 @@ class _Parser:
 
 _TARGET = re.compile(r"\s*(?:INCLUDE|EXCLUDE)\s+(ItemID|UserID|ActionID)\b", re.IGNORECASE)
 TARGET_NOUNS = {"ItemID": "items (ItemID)", "UserID": "users (UserID)", "ActionID": "actions (ActionID)"}
+_TARGETS = {target.upper(): target for target in TARGET_NOUNS}
 
 
 def target_of(text: str) -> str | None:
     """What a valid filter expression filters (every ``|`` part filters the same), without parsing it all:
     requests check a stored filter's kind this way."""
     found = _TARGET.match(text)
-    return {t.lower(): t for t in TARGET_NOUNS}[found.group(1).lower()] if found else None
+    return _TARGETS[found.group(1).upper()] if found else None
 
 
 def check_target(text: str, wanted: str, filter_arn: str, request: str) -> None:

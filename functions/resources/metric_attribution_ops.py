@@ -30,6 +30,14 @@ from functions.stores.resources import ResourceStore
 MAX_METRICS = 10
 
 
+def attribution_of(store: ResourceStore, dataset_group_arn: str) -> dict[str, Any] | None:
+    """The group's metric attribution (Personalize allows one; it is ACTIVE from its creation), or None."""
+    for doc in store.list(lc.METRIC_ATTRIBUTION):
+        if doc["datasetGroupArn"] == dataset_group_arn:
+            return doc
+    return None
+
+
 def _check_metrics(
     store: ResourceStore, group_arn: str, metrics: list[dict[str, str]]
 ) -> list[dict[str, str]]:
@@ -90,16 +98,16 @@ def check_report_destination(store: ResourceStore, dataset: dict[str, Any]) -> N
             f"{dataset['datasetType']} dataset; leave it out."
         )
     group = dataset["datasetGroupArn"]
-    found = [d for d in store.list(lc.METRIC_ATTRIBUTION) if d["datasetGroupArn"] == group]
-    if not found:
+    found = attribution_of(store, group)
+    if found is None:
         raise InvalidInputException(
             f"publishAttributionMetricsToS3 needs a metric attribution in dataset group {group}; create one "
             "(CreateMetricAttribution) with metricsOutputConfig.s3DataDestination first."
         )
-    if not (found[0]["metricsOutputConfig"].get("s3DataDestination") or {}).get("path"):
+    if not (found["metricsOutputConfig"].get("s3DataDestination") or {}).get("path"):
         raise InvalidInputException(
             f"publishAttributionMetricsToS3 needs an S3 path, and metric attribution "
-            f"{found[0]['metricAttributionArn']} has none; add metricsOutputConfig.s3DataDestination with "
+            f"{found['metricAttributionArn']} has none; add metricsOutputConfig.s3DataDestination with "
             "UpdateMetricAttribution."
         )
 
@@ -113,15 +121,12 @@ class MetricAttributionOperations(Operations):
         metricsOutputConfig: dict[str, Any],
     ) -> dict[str, Any]:
         self._get(datasetGroupArn, lc.DATASET_GROUP)
-        existing = [
-            d["metricAttributionArn"]
-            for d in self.store.list(lc.METRIC_ATTRIBUTION)
-            if d["datasetGroupArn"] == datasetGroupArn
-        ]
-        if existing:
+        existing = attribution_of(self.store, datasetGroupArn)
+        if existing is not None:
             raise LimitExceededException(
-                f"Dataset group {datasetGroupArn} already has metric attribution {existing[0]}; a dataset "
-                "group has at most one. Update it (UpdateMetricAttribution) or delete it first."
+                f"Dataset group {datasetGroupArn} already has metric attribution "
+                f"{existing['metricAttributionArn']}; a dataset group has at most one. Update it "
+                "(UpdateMetricAttribution) or delete it first."
             )
         checked = _check_metrics(self.store, datasetGroupArn, metrics)
         arn = self._arn(f"metric-attribution/{name}")
@@ -204,10 +209,9 @@ class MetricAttributionOperations(Operations):
                 f"removeMetrics: {metricAttributionArn} has no metric {unknown[0]} (it has "
                 f"{', '.join(current) or 'none'})."
             )
-        kept = [m for name, m in current.items() if name not in set(removeMetrics or [])]
-        taken = [
-            m["metricName"] for m in addMetrics or [] if m["metricName"] in {k["metricName"] for k in kept}
-        ]
+        removed = set(removeMetrics or [])
+        kept = [m for name, m in current.items() if name not in removed]
+        taken = [m["metricName"] for m in addMetrics or [] if m["metricName"] in current.keys() - removed]
         if taken:
             raise ResourceAlreadyExistsException(
                 f"addMetrics: {metricAttributionArn} already has a metric named {taken[0]}; remove it in the "

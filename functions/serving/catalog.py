@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from functions.config import settings
+from functions.filters import MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE, MAX_INTERACTIONS_PER_EVENT_TYPE
 from functions.resources import arns
 from functions.resources import lifecycle as lc
 from functions.resources.schema_rules import ParsedSchema, parse_schema
@@ -35,9 +36,9 @@ from functions.stores.resources import ResourceStore
 from functions.workflows.csv_validation import PersonalizeCsvDialect
 
 REFRESH_S = 1.0
-INTERACTIONS_PER_USER = 100
+INTERACTIONS_PER_USER = MAX_INTERACTIONS_PER_EVENT_TYPE
 # Action interactions filters read up to 300 per event type ("Filter expressions"); keep that many in all.
-ACTION_INTERACTIONS_PER_USER = 300
+ACTION_INTERACTIONS_PER_USER = MAX_ACTION_INTERACTIONS_PER_EVENT_TYPE
 # dataset type -> (the column an interaction names its item by, how many of each user's to keep)
 INTERACTION_COLUMNS = {
     "INTERACTIONS": ("ITEM_ID", INTERACTIONS_PER_USER),

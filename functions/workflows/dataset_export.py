@@ -20,11 +20,11 @@ from functions.config import settings
 from functions.resources import lifecycle as lc
 from functions.resources.schema_rules import parse_schema
 from functions.serving.catalog import ID_FIELDS
-from functions.stores.blobs import BlobStore, split_s3_uri
+from functions.stores.blobs import BlobStore
 from functions.stores.overlay import OverlayStore
 from functions.stores.resources import ResourceStore
 from functions.workflows.csv_validation import PersonalizeCsvDialect
-from functions.workflows.run import PENDING, WorkflowFailed, _set, archived_events, event_row
+from functions.workflows.run import PENDING, _set, archived_events, event_row, write_output
 
 INTERACTION_TYPES = {"INTERACTIONS": False, "ACTION_INTERACTIONS": True}  # -> archived as actions
 
@@ -74,12 +74,7 @@ def run_dataset_export(job_arn: str) -> None:
     writer = csv.writer(out, dialect=PersonalizeCsvDialect)
     writer.writerow(header)
     writer.writerows(rows)
-    bucket, prefix = split_s3_uri(job["jobOutput"]["s3DataDestination"]["path"])
-    folder = f"{prefix.rstrip('/')}/" if prefix else ""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(job["creationDateTime"]))
-    key = f"{folder}{job['jobName']}_{stamp}/{dataset_type.lower()}.csv"
-    try:
-        BlobStore().put(bucket, key, out.getvalue().encode("utf-8"))
-    except Exception as exc:  # noqa: BLE001 - the output bucket is the user's to fix
-        raise WorkflowFailed(f"Could not write s3://{bucket}/{key}: {exc}") from exc
+    name = f"{job['jobName']}_{stamp}/{dataset_type.lower()}.csv"
+    write_output(job["jobOutput"]["s3DataDestination"]["path"], name, out.getvalue().encode("utf-8"))
     _set(job_arn, lc.ACTIVE)

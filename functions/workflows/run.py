@@ -33,6 +33,7 @@ from functions.ingestion.records import fold
 from functions.resources import arns, artifacts, training_columns
 from functions.resources import lifecycle as lc
 from functions.resources.arns import recipe_name
+from functions.resources.metric_attribution_ops import attribution_of
 from functions.resources.schema_rules import parse_schema
 from functions.stores import workflows
 from functions.stores.blobs import BlobStore, split_s3_uri
@@ -145,7 +146,7 @@ def _attribution_totals(
     """The group's metric attribution and its totals over an Interactions import; None when the group has
     no attribution or the dataset is not Interactions."""
     group = dataset["datasetGroupArn"]
-    attribution = reports.attribution_of(store, group)
+    attribution = attribution_of(store, group)
     if attribution is None or dataset["datasetType"].upper() != "INTERACTIONS":
         return None
     interactions = (i for t in tables for i in reports.row_interactions(t.columns, t.rows))
@@ -163,15 +164,19 @@ def _publish_report(attribution: dict[str, Any], totals: reports.Totals, job: di
             f"{attribution['metricAttributionArn']} has no s3DataDestination; add one with "
             "UpdateMetricAttribution."
         )
-    bucket, prefix = split_s3_uri(destination["path"])
-    key = f"{prefix.rstrip('/')}/" if prefix else ""
-    key += reports.report_name(job.get("importMode", "FULL"))
+    name = reports.report_name(job.get("importMode", "FULL"))
+    write_output(destination["path"], name, reports.report_csv(totals), "the metric attribution report to ")
+
+
+def write_output(folder_uri: str, name: str, body: bytes, what: str = "") -> None:
+    """``body`` as ``name`` under the S3 folder a job's request names; a write that fails (the bucket and
+    role are the user's to fix) is WorkflowFailed naming the object."""
+    bucket, prefix = split_s3_uri(folder_uri)
+    key = (f"{prefix.rstrip('/')}/" if prefix else "") + name
     try:
-        BlobStore().put(bucket, key, reports.report_csv(totals))
-    except Exception as exc:  # noqa: BLE001 - the user's bucket and role to fix
-        raise WorkflowFailed(
-            f"Could not write the metric attribution report to s3://{bucket}/{key}: {exc}"
-        ) from exc
+        BlobStore().put(bucket, key, body)
+    except Exception as exc:  # noqa: BLE001 - any S3 failure is the user's to fix
+        raise WorkflowFailed(f"Could not write {what}s3://{bucket}/{key}: {exc}") from exc
 
 
 # -- training ------------------------------------------------------------------------------------
